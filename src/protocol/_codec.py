@@ -1,0 +1,312 @@
+"""JSON envelopes to typed messages and back, for both roles.
+
+Receiving (client role): :func:`decode_message` takes the text of one SSE
+``data`` field or one WebSocket text frame (bytes or str) and returns an
+:class:`Event`, :class:`CommandSuccess`, :class:`CommandFailure` or
+:class:`UnknownMessage`. Invalid JSON, a non-object, a missing ``type`` or
+``method`` or a field of the wrong type raise :class:`RemoteProtocolError`
+naming the field. The spec's camelCase spellings (``eventId``,
+``appliedThroughSeq``) are accepted where the snake_case one is missing.
+
+Sending: :func:`encode_command` (client), :func:`encode_event`,
+:func:`encode_success` and :func:`encode_failure` (producer) write compact
+JSON, as the server's orjson does. :func:`decode_command` reads a command in
+the producer role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from . import _fields as f
+from ._commands import Command, command_from_params
+from ._errors import RemoteProtocolError
+from ._events import CommandFailure, CommandSuccess, Event, Message, UnknownMessage
+
+__all__ = [
+    "loads",
+    "dumps",
+    "decode_message",
+    "decode_object",
+    "decode_event_object",
+    "encode_command",
+    "decode_command",
+    "encode_event",
+    "event_to_json",
+    "encode_success",
+    "encode_failure",
+]
+
+_KNOWN_PARAMS = frozenset({"namespace", "timestamp", "data", "node"})
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON, raising :class:`RemoteProtocolError` for anything invalid."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        preview = raw[:80]
+        raise RemoteProtocolError(f"message is not valid JSON ({exc}): {preview!r}") from None
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON; non-str dict keys and other non-JSON values are a caller error."""
+    return orjson.dumps(obj)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def decode_message(raw: bytes | str) -> Message:
+    """Decode one message (see the module docstring)."""
+    obj = loads(raw)
+    if type(obj) is not dict:
+        raise RemoteProtocolError(f"message must be a JSON object, got {_type_name(obj)}")
+    return decode_object(obj)
+
+
+def decode_object(obj: dict[str, Any]) -> Message:
+    """Decode an already-parsed message object."""
+    kind = obj.get("type")
+    if kind == "event":
+        return decode_event_object(obj)
+    if kind == "success":
+        return _success(obj)
+    if kind == "error":
+        return _failure(obj)
+    if kind is None:
+        raise RemoteProtocolError("message has no 'type' field")
+    if type(kind) is not str:
+        raise RemoteProtocolError(f"message 'type' must be a string, got {_type_name(kind)}")
+    return UnknownMessage(type=kind, data=obj)
+
+
+_new_tuple = tuple.__new__
+_INT_OR_NONE = frozenset({int, type(None)})
+_STR_OR_NONE = frozenset({str, type(None)})
+_NUMBER_OR_NONE = frozenset({int, float, type(None)})
+
+
+def decode_event_object(obj: dict[str, Any]) -> Event:
+    """Decode an ``{"type": "event"}`` object. This is the per-event hot path."""
+    method = obj.get("method")
+    params = obj.get("params")
+    if type(method) is not str or type(params) is not dict:
+        return _bad_event(obj)
+    seq = obj.get("seq")
+    event_id = obj.get("event_id")
+    if event_id is None:
+        event_id = obj.get("eventId")
+    ns = params.get("namespace")
+    data = params.get("data")
+    node = params.get("node")
+    timestamp = params.get("timestamp")
+    if (
+        type(seq) not in _INT_OR_NONE
+        or type(event_id) not in _STR_OR_NONE
+        or type(node) not in _STR_OR_NONE
+        or type(timestamp) not in _NUMBER_OR_NONE
+    ):
+        return _bad_event(obj)
+    if ns:
+        if type(ns) is not list:
+            return _bad_event(obj)
+        for segment in ns:
+            if type(segment) is not str:
+                return _bad_event(obj)
+        namespace: tuple[str, ...] = tuple(ns)
+    elif ns is None or type(ns) is list:
+        namespace = ()
+    else:
+        return _bad_event(obj)
+    if method == "custom":
+        channel = "custom"
+        if type(data) is dict:
+            name = data.get("name")
+            if type(name) is str and name:
+                channel = "custom:" + name
+    elif method == "input.requested":
+        channel = "input"
+    else:
+        channel = method
+    extra = None
+    # Params hold only known keys unless there are more keys than known values.
+    if len(params) != (
+        (ns is not None) + (data is not None) + (node is not None) + (timestamp is not None)
+    ):
+        extra = {k: v for k, v in params.items() if k not in _KNOWN_PARAMS} or None
+    return _new_tuple(  # type: ignore[no-any-return]
+        Event, (method, channel, namespace, data, seq, event_id, timestamp, node, extra)
+    )
+
+
+def _bad_event(obj: dict[str, Any]) -> Event:
+    """Raise the error that names what is wrong with an event object."""
+    method = obj.get("method")
+    if method is None:
+        raise RemoteProtocolError("event has no 'method' field")
+    if type(method) is not str:
+        raise RemoteProtocolError(f"event 'method' must be a string, got {_type_name(method)}")
+    params = obj.get("params")
+    if params is None:
+        raise RemoteProtocolError(f"{method} event has no 'params' field")
+    if type(params) is not dict:
+        raise RemoteProtocolError(f"{method} event 'params' must be an object")
+    f.opt_int(obj, "seq", "")
+    f.opt_str(obj, "event_id", "")
+    f.opt_str(params, "node", "params")
+    timestamp = params.get("timestamp")
+    if timestamp is not None and type(timestamp) not in (int, float):
+        raise RemoteProtocolError(
+            f"params.timestamp must be a number, got {_type_name(timestamp)}"
+        )
+    namespace = params.get("namespace")
+    if namespace is not None:
+        f.namespace(namespace, "params.namespace")
+    raise AssertionError("unreachable: _bad_event found nothing wrong")  # pragma: no cover
+
+
+def _meta_seq(obj: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    meta = obj.get("meta")
+    if meta is None:
+        return {}, None
+    if type(meta) is not dict:
+        raise RemoteProtocolError(f"reply 'meta' must be an object, got {_type_name(meta)}")
+    return meta, f.opt_int(meta, "applied_through_seq", "meta")
+
+
+def _reply_id(obj: dict[str, Any], kind: str) -> int:
+    value = obj.get("id")
+    if value is None:
+        raise RemoteProtocolError(f"{kind} reply has no 'id' field")
+    if type(value) is not int:
+        raise RemoteProtocolError(f"{kind} reply 'id' must be an integer, got {_type_name(value)}")
+    return value
+
+
+def _success(obj: dict[str, Any]) -> CommandSuccess:
+    command_id = _reply_id(obj, "success")
+    meta, seq = _meta_seq(obj)
+    return CommandSuccess(
+        id=command_id, result=obj.get("result"), applied_through_seq=seq, meta=meta
+    )
+
+
+_FAILURE_FIELDS = frozenset({"type", "id", "error", "message", "meta", "stacktrace"})
+
+
+def _failure(obj: dict[str, Any]) -> CommandFailure:
+    raw_id = obj.get("id")
+    if raw_id is not None and type(raw_id) is not int:
+        # The real server echoes a malformed command's id (even a string); keep it out
+        # of correlation but do not fail the whole stream over it.
+        raw_id = None
+    meta, seq = _meta_seq(obj)
+    return CommandFailure(
+        id=raw_id,
+        code=f.req_str(obj, "error", ""),
+        message=f.opt_str(obj, "message", "") or "",
+        extra={k: v for k, v in obj.items() if k not in _FAILURE_FIELDS},
+        applied_through_seq=seq,
+        stacktrace=f.opt_str(obj, "stacktrace", ""),
+    )
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+def encode_command(command_id: int, command: Command) -> bytes:
+    """The JSON text of one command."""
+    return orjson.dumps({"id": command_id, "method": command.method, "params": command.params()})
+
+
+def decode_command(raw: bytes | str | Mapping[str, Any]) -> tuple[int, Command]:
+    """Read one command (producer role).
+
+    Raises :class:`RemoteProtocolError` whose ``hint`` is the error code to
+    answer with and whose ``command_id`` attribute is the id to echo (None when
+    the envelope itself is malformed), with the real server's messages.
+    """
+    if isinstance(raw, bytes | str):
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _command_error("Protocol commands must be valid JSON.", None) from None
+    else:
+        obj = raw
+    if type(obj) is not dict:
+        raise _command_error("Protocol commands must include an integer id and string method.", None)
+    command_id = obj.get("id")
+    method = obj.get("method")
+    if type(command_id) is not int or type(method) is not str:
+        raise _command_error(
+            "Protocol commands must include an integer id and string method.", command_id
+        )
+    params = obj.get("params")
+    if params is None:
+        params = {}
+    if type(params) is not dict:
+        raise _command_error(f"{method}: params must be an object.", command_id)
+    try:
+        return command_id, command_from_params(method, params)
+    except RemoteProtocolError as exc:
+        exc.command_id = command_id  # type: ignore[attr-defined]
+        raise
+
+
+def _command_error(message: str, command_id: Any) -> RemoteProtocolError:
+    exc = RemoteProtocolError(message, hint="invalid_argument")
+    exc.command_id = command_id  # type: ignore[attr-defined]
+    return exc
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The envelope object of one event, in the server's field order."""
+    obj: dict[str, Any] = {"type": "event"}
+    if event.event_id is not None:
+        obj["event_id"] = event.event_id
+    if event.seq is not None:
+        obj["seq"] = event.seq
+    obj["method"] = event.method
+    params: dict[str, Any] = {"namespace": list(event.namespace)}
+    if event.timestamp is not None:
+        params["timestamp"] = event.timestamp
+    params["data"] = event.data
+    if event.node is not None:
+        params["node"] = event.node
+    if event.extra:
+        params.update(event.extra)
+    obj["params"] = params
+    return obj
+
+
+def encode_event(event: Event) -> bytes:
+    """The JSON text of one event envelope."""
+    return orjson.dumps(event_to_json(event))
+
+
+def encode_success(command_id: int, result: Any, applied_through_seq: int | None) -> bytes:
+    obj: dict[str, Any] = {"type": "success", "id": command_id, "result": result}
+    if applied_through_seq is not None:
+        obj["meta"] = {"applied_through_seq": applied_through_seq}
+    return orjson.dumps(obj)
+
+
+def encode_failure(
+    command_id: Any,
+    code: str,
+    message: str,
+    *,
+    applied_through_seq: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    obj: dict[str, Any] = {"type": "error", "id": command_id, "error": code, "message": message}
+    if extra:
+        obj.update(extra)
+    if applied_through_seq is not None:
+        obj["meta"] = {"applied_through_seq": applied_through_seq}
+    return orjson.dumps(obj)

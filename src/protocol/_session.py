@@ -1,0 +1,507 @@
+"""The client's conversation state for one thread, independent of transport.
+
+:class:`ClientSession` keeps everything that must survive a reconnect and that
+no single connection knows:
+
+* commands: ids, the pending table, correlation of replies (an error reply
+  fails only its own command; a reply to an unknown id is a
+  :class:`RemoteProtocolError`), and the ``applied_through_seq`` watermark;
+* subscriptions: each with its own :class:`StreamFilter` and a history cursor,
+  the union filter for the one shared stream, and the decision to reopen it
+  wider (a subscription added later still gets the history of what it asks
+  for, by a replay that the others do not see twice);
+* events: routing each event to the subscriptions it is new for, dropping
+  repeats, and the resume cursor (``since``) for the next connection. A
+  resumed stream starts one event early, on an *anchor* the session already
+  has; if the anchor does not line up (the same seq now carries another event,
+  as on the real server when live-only named custom events shift the
+  numbering), :class:`ReplayMismatch` is raised and the next stream request
+  is a full replay that the session realigns by event id. Nothing is skipped
+  or repeated silently;
+* runs and interrupts through :class:`RunTracker`.
+
+The session never does I/O: the adapter opens the stream that
+:meth:`ClientSession.stream_request` describes, calls
+:meth:`ClientSession.stream_opened`, feeds every decoded message to
+:meth:`ClientSession.receive_event` or :meth:`ClientSession.receive_reply`,
+and sends what :meth:`ClientSession.send` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ._codec import encode_command
+from ._commands import (
+    Command,
+    InputRespond,
+    InputRespondBatch,
+    InterruptResponse,
+)
+from ._errors import CommandError, LocalProtocolError, RemoteProtocolError
+from ._events import CommandFailure, CommandSuccess, Event
+from ._filters import StreamFilter, covers, union
+from ._limits import DEFAULT_LIMITS, Limits
+from ._runs import RunTracker
+
+__all__ = [
+    "Subscription",
+    "StreamRequest",
+    "OutgoingCommand",
+    "CommandOutcome",
+    "ReplayMismatch",
+    "ReplayDiverged",
+    "ClientSession",
+]
+
+_TRACKED: Final = frozenset({"lifecycle", "input.requested", "values"})
+_SESSION_CHANNELS: Final = frozenset({"lifecycle", "input"})
+_NO_TARGETS: tuple[Subscription, ...] = ()
+
+
+@attrs.define(eq=False, kw_only=True)
+class Subscription:
+    """One consumer's filter and how far it has been served.
+
+    ``history_through`` is the highest seq whose event this subscription has
+    received or did not match; while it is behind the session's cursor the
+    subscription is catching up on a replay (``live`` is False).
+    """
+
+    id: int
+    filter: StreamFilter
+    history_through: int = 0
+    live: bool = True
+    active: bool = True
+
+    def matches(self, event: Event) -> bool:
+        return self.filter.matches(event.channel, event.namespace)
+
+
+@attrs.frozen(kw_only=True)
+class StreamRequest:
+    """What the next event-stream connection must ask for."""
+
+    filter: StreamFilter
+    since: int | None
+    """Replay events after this seq; None asks for the whole history."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body of ``POST /threads/{id}/stream/events``."""
+        return self.filter.to_json(since=self.since)
+
+
+@attrs.frozen(kw_only=True)
+class OutgoingCommand:
+    """A command the session registered as pending; send ``data`` to the server."""
+
+    id: int
+    command: Command
+    data: bytes
+
+
+@attrs.frozen(kw_only=True)
+class CommandOutcome:
+    """The answer to one command: ``result`` (typed) on success, else ``error``."""
+
+    id: int | None
+    command: Command | None
+    """None for an unsolicited error frame (``id: null``)."""
+    result: Any = None
+    error: CommandError | None = None
+    applied_through_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ReplayMismatch(RemoteProtocolError):
+    """A resumed stream does not line up with what was already received.
+
+    ``seq`` is where it went wrong, ``expected`` and ``received`` the event ids
+    there. The session has switched to realignment: the next
+    :meth:`ClientSession.stream_request` asks for a full replay.
+    """
+
+    def __init__(self, message: str, *, seq: int | None, expected: str | None, received: str | None):
+        super().__init__(message)
+        self.seq = seq
+        self.expected = expected
+        self.received = received
+
+
+class ReplayDiverged(RemoteProtocolError):
+    """A full replay cannot be realigned (the dedup window no longer covers it)."""
+
+
+class ClientSession:
+    """See the module docstring."""
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS, first_command_id: int = 1) -> None:
+        self.limits = limits
+        self.runs = RunTracker(max_pending_interrupts=limits.max_pending_interrupts)
+        self._next_id = first_command_id
+        self._pending: dict[int, Command] = {}
+        self.applied_through_seq = 0
+        """The highest ``meta.applied_through_seq`` of any reply."""
+        self.last_seq = 0
+        """The highest seq received: the resume cursor."""
+        self._subs: list[Subscription] = []
+        self._next_sub = 1
+        self._routes: dict[tuple[str, tuple[str, ...]], tuple[Subscription, ...]] = {}
+        self._catching_up = False
+        self.stream_filter: StreamFilter | None = None
+        """The filter of the stream that is open (or was last opened)."""
+        # The window: seq -> (event_id, channel) for the last N events, in a ring.
+        size = limits.dedup_window
+        self._window: dict[int, tuple[str | None, str]] = {}
+        self._ring: list[int | None] = [None] * size
+        self._ring_pos = 0
+        self._evicted = False
+        self._ids: dict[str, None] = {}  # event ids of events that had no seq
+        self._anchor: tuple[int, str | None] | None = None
+        self._realign: dict[tuple[str | None, str], int] | None = None
+
+    # -- commands ----------------------------------------------------------
+
+    def send(self, command: Command) -> OutgoingCommand:
+        """Register ``command`` as pending and return what to send."""
+        if not isinstance(command, Command):
+            raise LocalProtocolError(f"not a command: {command!r}")
+        if len(self._pending) >= self.limits.max_pending_commands:
+            raise LocalProtocolError(
+                f"{len(self._pending)} commands are already waiting for a reply "
+                f"(max_pending_commands={self.limits.max_pending_commands})"
+            )
+        command_id = self._next_id
+        self._next_id += 1
+        data = encode_command(command_id, command)
+        self._pending[command_id] = command
+        return OutgoingCommand(id=command_id, command=command, data=data)
+
+    def send_failed(self, command_id: int) -> Command:
+        """The transport could not deliver (or lost the reply of) a pending command."""
+        command = self._pending.pop(command_id, None)
+        if command is None:
+            raise LocalProtocolError(f"command id {command_id} is not pending")
+        return command
+
+    @property
+    def pending_commands(self) -> Mapping[int, Command]:
+        return dict(self._pending)
+
+    def receive_reply(self, reply: CommandSuccess | CommandFailure) -> CommandOutcome:
+        """Correlate a reply with its command and apply its effects."""
+        if reply.applied_through_seq is not None and (
+            reply.applied_through_seq > self.applied_through_seq
+        ):
+            self.applied_through_seq = reply.applied_through_seq
+        if reply.id is None:
+            if isinstance(reply, CommandSuccess):  # pragma: no cover - the codec forbids it
+                raise RemoteProtocolError("success reply without an id")
+            return CommandOutcome(
+                id=None,
+                command=None,
+                error=reply.to_error(),
+                applied_through_seq=reply.applied_through_seq,
+            )
+        command = self._pending.pop(reply.id, None)
+        if command is None:
+            raise RemoteProtocolError(f"reply to command id {reply.id}, which is not pending")
+        if isinstance(reply, CommandFailure):
+            return CommandOutcome(
+                id=reply.id,
+                command=command,
+                error=reply.to_error(command.method),
+                applied_through_seq=reply.applied_through_seq,
+            )
+        result = command.parse_result(reply.result)
+        if isinstance(command, InputRespond):
+            self.runs.answered([command.interrupt_id])
+        elif isinstance(command, InputRespondBatch):
+            self.runs.answered([r.interrupt_id for r in command.responses])
+        return CommandOutcome(
+            id=reply.id,
+            command=command,
+            result=result,
+            applied_through_seq=reply.applied_through_seq,
+        )
+
+    def caught_up(self, applied_through_seq: int | None) -> bool:
+        """Whether the event stream has delivered everything a reply reflects.
+
+        Over the real server's HTTP commands the watermark is always 0, so this
+        is always true there; over WebSocket it is a true ordering barrier.
+        """
+        return applied_through_seq is None or self.last_seq >= applied_through_seq
+
+    # -- interrupts ----------------------------------------------------------
+
+    def respond(
+        self,
+        response: Any,
+        *,
+        interrupt_id: str | None = None,
+        update: Mapping[str, Any] | None = None,
+        goto: Any = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> InputRespond:
+        """Build ``input.respond`` for the given, or the only, pending interrupt."""
+        interrupt = self.runs.choose(interrupt_id)
+        return InputRespond(
+            interrupt_id=interrupt.interrupt_id,
+            namespace=interrupt.namespace,
+            response=response,
+            update=update,
+            goto=goto,
+            config=config,
+            metadata=metadata,
+        )
+
+    def respond_batch(
+        self,
+        responses: Mapping[str, Any],
+        *,
+        update: Mapping[str, Any] | None = None,
+        goto: Any = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> InputRespondBatch:
+        """Build a batch ``input.respond`` answering each pending interrupt id given."""
+        if not responses:
+            raise LocalProtocolError("respond_batch needs at least one interrupt id")
+        entries = []
+        for interrupt_id, response in responses.items():
+            interrupt = self.runs.choose(interrupt_id)
+            entries.append(
+                InterruptResponse(
+                    interrupt_id=interrupt.interrupt_id,
+                    namespace=interrupt.namespace,
+                    response=response,
+                )
+            )
+        return InputRespondBatch(
+            responses=tuple(entries), update=update, goto=goto, config=config, metadata=metadata
+        )
+
+    # -- subscriptions ---------------------------------------------------------
+
+    @property
+    def subscriptions(self) -> Sequence[Subscription]:
+        return tuple(self._subs)
+
+    def subscribe(self, stream_filter: StreamFilter, *, history: bool = True) -> Subscription:
+        """Add a subscription. With ``history`` it also gets what already went by.
+
+        Afterwards, :meth:`needs_reopen` says whether the stream must be reopened.
+        """
+        if len(self._subs) >= self.limits.max_subscriptions:
+            raise LocalProtocolError(
+                f"{len(self._subs)} subscriptions already (max_subscriptions)"
+            )
+        sub = Subscription(id=self._next_sub, filter=stream_filter)
+        self._next_sub += 1
+        if history and self.last_seq > 0:
+            sub.history_through = 0
+            sub.live = False
+            self._catching_up = True
+        else:
+            sub.history_through = self.last_seq
+        self._subs.append(sub)
+        self._routes.clear()
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop routing events to ``sub`` (the stream is never narrowed)."""
+        if sub in self._subs:
+            self._subs.remove(sub)
+            sub.active = False
+            self._routes.clear()
+            self._catching_up = any(not s.live for s in self._subs)
+
+    def needs_reopen(self) -> bool:
+        """Whether the open stream cannot serve every subscription as asked.
+
+        True before the first stream, while realigning, when a subscription
+        waits for history (only a replay brings it), or when the open stream's
+        filter does not cover every subscription.
+        """
+        if self.stream_filter is None or self._realign is not None:
+            return True
+        if any(not s.live for s in self._subs):
+            return True
+        return not covers(self.stream_filter, self.wanted_filter())
+
+    def wanted_filter(self) -> StreamFilter:
+        """The union of all subscriptions, plus root lifecycle and input for the session."""
+        base = StreamFilter(channels=_SESSION_CHANNELS)
+        filters = [s.filter for s in self._subs]
+        if self.stream_filter is not None:
+            filters.append(self.stream_filter)  # never narrower than what is open
+        return union([base, *filters]) if filters else base
+
+    def stream_request(self) -> StreamRequest:
+        """Describe the stream to open next (first connect, reconnect or widening)."""
+        stream_filter = self.wanted_filter()
+        if self._realign is not None:
+            return StreamRequest(filter=stream_filter, since=None)
+        since = self.last_seq
+        for sub in self._subs:
+            if not sub.live and sub.history_through < since:
+                since = sub.history_through
+        return StreamRequest(filter=stream_filter, since=since - 1 if since > 0 else None)
+
+    def stream_opened(self, request: StreamRequest) -> None:
+        """The stream described by ``request`` is now the one being read."""
+        self.stream_filter = request.filter
+        self._anchor = None
+        if request.since is not None:
+            anchor_seq = request.since + 1
+            seen = self._window.get(anchor_seq)
+            # Only an event still in the window can serve as the anchor.
+            self._anchor = (anchor_seq, seen[0] if seen is not None else None)
+        if self._realign is not None:
+            for sub in self._subs:
+                sub.live = True
+            self._catching_up = False
+        self._routes.clear()
+
+    # -- events ----------------------------------------------------------------
+
+    def receive_event(self, event: Event) -> tuple[Subscription, ...]:
+        """Take one event; return the subscriptions it is new for (empty: drop it)."""
+        seq = event.seq
+        if (
+            seq is not None
+            and seq > self.last_seq
+            and self._anchor is None
+            and self._realign is None
+        ):
+            self.last_seq = seq
+            if self._catching_up:
+                self._all_live()
+            self._remember(seq, event.event_id, event.channel)
+            if event.method in _TRACKED:
+                self.runs.observe(event)
+            targets = self._routes.get((event.channel, event.namespace))
+            if targets is None:
+                targets = self._route(event)
+            return targets
+        return self._receive_slow(event, seq)
+
+    def _remember(self, seq: int, event_id: str | None, channel: str) -> None:
+        pos = self._ring_pos
+        old = self._ring[pos]
+        if old is not None:
+            del self._window[old]
+            self._evicted = True
+        self._ring[pos] = seq
+        pos += 1
+        self._ring_pos = 0 if pos == len(self._ring) else pos
+        self._window[seq] = (event_id, channel)
+
+    def _route(self, event: Event) -> tuple[Subscription, ...]:
+        key = (event.channel, event.namespace)
+        targets = tuple(s for s in self._subs if s.matches(event))
+        self._routes[key] = targets
+        return targets
+
+    def _all_live(self) -> None:
+        for sub in self._subs:
+            sub.live = True
+        self._catching_up = False
+
+    def _receive_slow(self, event: Event, seq: int | None) -> tuple[Subscription, ...]:
+        if seq is None:
+            return self._receive_unnumbered(event)
+        if self._realign is not None:
+            return self._receive_realigning(event, seq)
+        if self._anchor is not None:
+            anchor_seq, anchor_id = self._anchor
+            self._anchor = None
+            if anchor_id is not None and (
+                seq > anchor_seq or (seq == anchor_seq and event.event_id != anchor_id)
+            ):
+                # The event we resumed on is missing, or another event has its seq.
+                self._mismatch(anchor_seq, anchor_id, event.event_id if seq == anchor_seq else None)
+            if seq > self.last_seq:
+                return self.receive_event(event)
+        seen = self._window.get(seq)
+        if seen is not None and seen[0] != event.event_id:
+            self._mismatch(seq, seen[0], event.event_id)
+        # An event we already have: new only for subscriptions catching up on it.
+        if not self._catching_up:
+            return _NO_TARGETS
+        targets = []
+        for sub in self._subs:
+            if not sub.live and seq > sub.history_through:
+                sub.history_through = seq
+                if sub.matches(event):
+                    targets.append(sub)
+        return tuple(targets)
+
+    def _receive_unnumbered(self, event: Event) -> tuple[Subscription, ...]:
+        event_id = event.event_id
+        if event_id is not None:
+            if event_id in self._ids:
+                return _NO_TARGETS
+            self._ids[event_id] = None
+            if len(self._ids) > self.limits.dedup_window:
+                del self._ids[next(iter(self._ids))]
+        if event.method in _TRACKED:
+            self.runs.observe(event)
+        return tuple(s for s in self._subs if s.live and s.matches(event))
+
+    def _mismatch(self, seq: int, expected: str | None, received: str | None) -> None:
+        self._realign = {fp: s for s, fp in self._window.items()}
+        self._anchor = None
+        raise ReplayMismatch(
+            f"replayed stream does not line up at seq {seq}: expected event "
+            f"{expected!r}, received {received!r}; reopen with a full replay "
+            "(stream_request() now asks for one) to realign by event id",
+            seq=seq,
+            expected=expected,
+            received=received,
+        )
+
+    def _receive_realigning(self, event: Event, seq: int) -> tuple[Subscription, ...]:
+        realign = self._realign
+        assert realign is not None
+        fingerprint = (event.event_id, event.channel)
+        last = self._window.get(self.last_seq)
+        if fingerprint in realign:
+            if last is not None and fingerprint == last:
+                # The last event we had: adopt the stream's numbering from here on.
+                self._realign = None
+                self._renumber(seq)
+            return _NO_TARGETS
+        if self._evicted:
+            raise ReplayDiverged(
+                f"cannot realign the replay at seq {seq}: event {event.event_id!r} is not among "
+                f"the last {self.limits.dedup_window} events (dedup_window), so it may or may "
+                "not have been delivered already"
+            )
+        if event.method in _TRACKED:
+            self.runs.observe(event)
+        return tuple(s for s in self._subs if s.matches(event))
+
+    def _renumber(self, seq: int) -> None:
+        self._window.clear()
+        self._ring = [None] * len(self._ring)
+        self._ring_pos = 0
+        self.last_seq = seq
+        self._routes.clear()
+
+    def received_events(self, events: Iterable[Event]) -> list[tuple[Event, tuple[Subscription, ...]]]:
+        """:meth:`receive_event` for several events; keeps only those with targets."""
+        out = []
+        for event in events:
+            targets = self.receive_event(event)
+            if targets:
+                out.append((event, targets))
+        return out

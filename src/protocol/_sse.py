@@ -1,0 +1,413 @@
+"""Server-Sent Events: an incremental parser and a serializer.
+
+This layer knows the ``text/event-stream`` grammar and nothing about JSON. The
+parser follows the WHATWG HTML Living Standard, section 9.2.6 "Interpreting an
+event stream", step by step:
+
+* "The stream must then be parsed by reading everything line by line, with a
+  U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a single
+  U+000A LINE FEED (LF) character not preceded by a U+000D CARRIAGE RETURN (CR)
+  character, and a single U+000D CARRIAGE RETURN (CR) character not followed by
+  a U+000A LINE FEED (LF) character being the ways in which a line can end."
+  A CR that ends one chunk and an LF that starts the next are one line end.
+  Nothing else ends a line: U+2028 and U+2029 travel raw inside the server's
+  JSON, so ``str.splitlines`` would corrupt events.
+* "One leading U+FEFF BYTE ORDER MARK character must be ignored if any are
+  present."
+* A blank line dispatches the event; "If the data buffer is an empty string,
+  set the data buffer and the event type buffer to the empty string and
+  return" (a block without ``data`` is not dispatched).
+* A line starting with ``:`` is a comment. The spec ignores comments; we
+  surface them as :class:`SSEComment` because the Agent Server's
+  ``: heartbeat`` is the only sign of life on an idle stream.
+* ``field:value`` splits on the first colon and drops one leading space from
+  the value; a line without a colon is a field name with an empty value.
+* ``data`` appends the value and an LF; the final LF is removed at dispatch.
+* ``id`` sets the last event ID unless the value contains NUL; an empty value
+  resets it.
+* ``retry`` sets the reconnection time only when the value is all ASCII
+  digits.
+
+Unlike a browser, the parser does not drop an event that the stream cuts off:
+end of input in the middle of an event raises :class:`RemoteProtocolError`
+whose ``partial`` carries the undelivered data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from enum import Enum
+from typing import Final, NamedTuple
+
+from ._errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from ._limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "SSEMessage",
+    "SSEComment",
+    "SSEParser",
+    "RawMessage",
+    "to_message",
+    "Sentinel",
+    "NEED_DATA",
+    "END_OF_STREAM",
+    "serialize_message",
+    "serialize_comment",
+    "serialize_retry",
+]
+
+
+class Sentinel(Enum):
+    """What :meth:`SSEParser.next_event` returns when it has no item to give."""
+
+    NEED_DATA = "NEED_DATA"
+    """Feed more bytes with :meth:`SSEParser.receive_data`."""
+    END_OF_STREAM = "END_OF_STREAM"
+    """The stream ended cleanly; nothing more will come."""
+
+
+NEED_DATA: Final = Sentinel.NEED_DATA
+END_OF_STREAM: Final = Sentinel.END_OF_STREAM
+
+
+class SSEMessage(NamedTuple):
+    """One dispatched event.
+
+    A NamedTuple rather than an attrs class: one is built per event on the hot
+    path, and tuple construction costs a third of a frozen attrs ``__init__``.
+    It is immutable all the same.
+    """
+
+    data: str
+    """The data buffer, ``data:`` lines joined with LF."""
+    event: str = "message"
+    """The event type (the ``event:`` field), ``"message"`` when absent."""
+    id: str = ""
+    """The last event ID at dispatch time (``""`` when none was set)."""
+
+
+class SSEComment(NamedTuple):
+    """A comment line (``: heartbeat``), with the colon and one space removed."""
+
+    text: str
+
+
+_BOM: Final = b"\xef\xbb\xbf"
+_COLON: Final = 0x3A
+
+# The Agent Server frames every event as one canonical block: an optional
+# ``event:`` line, exactly one ``data:`` line, an optional ``id:`` line (no NUL,
+# not empty) and a blank line. Such a block means the same under the full
+# algorithm as under this pattern, so the parser takes runs of them with one
+# anchored regex match each and falls back to the line-by-line algorithm for
+# anything else (comments, several data lines, other fields, empty ids). The
+# possessive quantifiers keep the scan of long data lines linear.
+_CANONICAL_BLOCK: Final = re.compile(
+    rb"(?:event: ?([^\n]*+)\n)?data: ?([^\n]*+)\n(?:id: ?([^\n\x00]++)\n)?\n"
+)
+
+RawMessage = tuple[bytes | None, bytes, bytes]
+"""A dispatched event before decoding: (event type or None, data, last event ID)."""
+
+
+def _text(raw: bytes) -> str:
+    # WHATWG decodes the stream as UTF-8 with replacement characters.
+    return raw.decode("utf-8", "replace")
+
+
+def to_message(raw: RawMessage) -> SSEMessage:
+    """Decode a :data:`RawMessage` into an :class:`SSEMessage`."""
+    event, data, last_id = raw
+    return SSEMessage(_text(data), _text(event) if event else "message", _text(last_id))
+
+
+class SSEParser:
+    """Incremental ``text/event-stream`` parser.
+
+    Feed bytes with :meth:`receive_data`; signal the end of input with
+    ``receive_data(b"")`` (h11's convention). Take items with
+    :meth:`next_event` (one at a time, returning :data:`NEED_DATA` or
+    :data:`END_OF_STREAM` when there is none), :meth:`events` (all ready
+    items), or :meth:`raw_events` (the same with messages left as bytes, for
+    a decoder that reads the data as bytes anyway).
+
+    Errors are sticky: after a :class:`RemoteProtocolError` every later call
+    raises it again. Items parsed before the error are handed out first.
+    """
+
+    __slots__ = (
+        "_limits",
+        "_small",
+        "_out",
+        "_buf",
+        "_skip_lf",
+        "_at_start",
+        "_eof",
+        "_error",
+        "_event_type",
+        "_data",
+        "_data_size",
+        "_last_id",
+        "reconnection_time",
+    )
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        # Below this many bytes no line or event can break a limit.
+        self._small = min(limits.max_line_length, limits.max_event_size)
+        self._out: deque[RawMessage | SSEComment] = deque()
+        self._buf = b""  # the current, unterminated line (line ends already normalised)
+        self._skip_lf = False  # the last chunk ended in CR: an LF that follows is its pair
+        self._at_start = True  # the BOM may still come
+        self._eof = False
+        self._error: RemoteProtocolError | None = None
+        self._event_type: bytes | None = None
+        self._data: list[bytes] = []
+        self._data_size = 0
+        self._last_id = b""
+        self.reconnection_time: int | None = None
+        """The last valid ``retry:`` value in milliseconds, or None."""
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event ID buffer (what ``Last-Event-ID`` would carry)."""
+        return _text(self._last_id)
+
+    # -- input -------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed the next chunk of the body; ``b""`` marks the end of input."""
+        if self._eof:
+            raise LocalProtocolError("SSEParser.receive_data called after end of input")
+        if self._error is not None:
+            return
+        if not data:
+            self._finish()
+            return
+        if self._at_start:
+            data = self._strip_bom(data)
+            if not data:
+                return
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                data = data[1:]
+                if not data:
+                    return
+        if b"\r" in data:
+            self._skip_lf = data[-1] == 0x0D
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._buf:
+            data = self._buf + data
+        cut = data.rfind(b"\n") + 1
+        self._buf = data[cut:]
+        try:
+            if len(self._buf) > self._limits.max_line_length:
+                self._line_too_long(len(self._buf))
+            if cut:
+                self._scan(data, cut)
+        except RemoteProtocolError as exc:
+            self._error = exc
+            self._buf = b""
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        data = self._buf + data
+        self._buf = b""
+        if len(data) < len(_BOM) and _BOM.startswith(data):
+            self._buf = data  # wait: this may still become a BOM
+            return b""
+        self._at_start = False
+        return data[3:] if data.startswith(_BOM) else data
+
+    def _line_too_long(self, length: int) -> None:
+        limit = self._limits.max_line_length
+        raise LimitExceeded(
+            f"SSE line of {length} bytes (or more) exceeds max_line_length={limit}",
+            limit="max_line_length",
+            value=limit,
+        )
+
+    def _scan(self, text: bytes, end: int) -> None:
+        """Parse the complete lines ``text[:end]`` (``text[end-1]`` is LF)."""
+        out = self._out
+        match = _CANONICAL_BLOCK.match
+        checked = end <= self._small
+        pos = 0
+        while pos < end:
+            if not self._data and self._event_type is None:
+                # Between events: take canonical blocks while there are some.
+                while (m := match(text, pos, end)) is not None:
+                    if not checked:
+                        self._check_block(m.end() - pos)
+                    event, data, last_id = m.groups()
+                    if last_id is not None:
+                        self._last_id = last_id
+                    out.append((event, data, self._last_id))
+                    pos = m.end()
+                if pos >= end:
+                    return
+            nl = text.index(b"\n", pos)
+            if not checked and nl - pos > self._limits.max_line_length:
+                self._line_too_long(nl - pos)
+            self._line(text[pos:nl])
+            pos = nl + 1
+
+    def _check_block(self, size: int) -> None:
+        if size > self._small:
+            if size > self._limits.max_line_length:
+                self._line_too_long(size)
+            self._too_big(size)
+
+    def _too_big(self, size: int) -> None:
+        limit = self._limits.max_event_size
+        raise LimitExceeded(
+            f"SSE event data of {size} bytes (or more) exceeds max_event_size={limit}",
+            limit="max_event_size",
+            value=limit,
+        )
+
+    def _line(self, line: bytes) -> None:
+        """Interpret one line: the WHATWG algorithm itself."""
+        if not line:
+            if self._data:
+                self._out.append(self._dispatch())
+            else:
+                self._event_type = None
+            return
+        if line[0] == _COLON:
+            self._out.append(SSEComment(_text(line[2:] if line[1:2] == b" " else line[1:])))
+            return
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self._limits.max_event_size:
+                self._too_big(self._data_size)
+        elif name == b"event":
+            self._event_type = value
+        elif name == b"id":
+            if b"\x00" not in value:
+                self._last_id = value
+        elif name == b"retry":
+            if value.isdigit():  # bytes.isdigit is ASCII-only; b"".isdigit() is False
+                self.reconnection_time = int(value)
+        # Any other field is ignored, as the spec says.
+
+    def _dispatch(self) -> RawMessage:
+        data = self._data
+        raw = (self._event_type, data[0] if len(data) == 1 else b"\n".join(data), self._last_id)
+        self._data = []
+        self._data_size = 0
+        self._event_type = None
+        return raw
+
+    def _finish(self) -> None:
+        self._eof = True
+        if self._at_start and self._buf:  # a lone partial BOM and nothing else
+            self._buf = self._strip_bom(b"")
+        if self._buf:
+            line, self._buf = self._buf, b""
+            self._line(line)
+        if self._data:
+            partial = _text(b"\n".join(self._data))
+            self._data = []
+            self._error = RemoteProtocolError(
+                "event stream ended in the middle of an event "
+                f"({len(partial)} characters of data were never dispatched)",
+                partial=partial,
+            )
+
+    # -- output ------------------------------------------------------------
+
+    def next_event(self) -> SSEMessage | SSEComment | Sentinel:
+        """Return the next parsed item, or a sentinel saying why there is none."""
+        if self._out:
+            item = self._out.popleft()
+            return item if type(item) is SSEComment else to_message(item)  # type: ignore[arg-type]
+        if self._error is not None:
+            raise self._error
+        return END_OF_STREAM if self._eof else NEED_DATA
+
+    def events(self) -> list[SSEMessage | SSEComment]:
+        """Return every item parsed so far, then raise a pending error if any.
+
+        Raising only when no item is left means a caller that loops on
+        ``events()`` sees every good item before the error.
+        """
+        return [
+            item if type(item) is SSEComment else to_message(item)  # type: ignore[arg-type]
+            for item in self.raw_events()
+        ]
+
+    def raw_events(self) -> list[RawMessage | SSEComment]:
+        """Like :meth:`events`, with messages as undecoded :data:`RawMessage` tuples."""
+        if self._out:
+            items = list(self._out)
+            self._out.clear()
+            return items
+        if self._error is not None:
+            raise self._error
+        return []
+
+    @property
+    def at_eof(self) -> bool:
+        """True once ``receive_data(b"")`` was called."""
+        return self._eof
+
+
+# -- serializer ---------------------------------------------------------------
+
+
+def _check_field(name: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise LocalProtocolError(f"SSE {name} must not contain CR or LF: {value!r}")
+
+
+def serialize_message(
+    data: str, *, event: str | None = None, id: str | int | None = None, newline: str = "\r\n"
+) -> bytes:
+    """Frame one event the way the Agent Server does: ``event``, ``data``, ``id``.
+
+    ``data`` with line breaks becomes several ``data:`` lines (the parser joins
+    them with LF again). ``newline`` is ``"\\r\\n"`` (the server's framing) or
+    ``"\\n"``.
+    """
+    if newline not in ("\r\n", "\n"):
+        raise LocalProtocolError(f"newline must be CRLF or LF, not {newline!r}")
+    parts: list[str] = []
+    if event is not None:
+        _check_field("event", event)
+        parts.append(f"event: {event}{newline}")
+    if "\n" in data or "\r" in data:
+        normalised = data.replace("\r\n", "\n").replace("\r", "\n")
+        parts.extend(f"data: {line}{newline}" for line in normalised.split("\n"))
+    else:
+        parts.append(f"data: {data}{newline}")
+    if id is not None:
+        id_text = str(id)
+        _check_field("id", id_text)
+        if "\x00" in id_text:
+            raise LocalProtocolError("SSE id must not contain NUL (clients ignore such ids)")
+        parts.append(f"id: {id_text}{newline}")
+    parts.append(newline)
+    return "".join(parts).encode()
+
+
+def serialize_comment(text: str = "heartbeat", *, newline: str = "\r\n") -> bytes:
+    """A comment block (the server's ``: heartbeat``), one line per line of ``text``."""
+    if newline not in ("\r\n", "\n"):
+        raise LocalProtocolError(f"newline must be CRLF or LF, not {newline!r}")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return ("".join(f": {line}{newline}" for line in lines) + newline).encode()
+
+
+def serialize_retry(milliseconds: int, *, newline: str = "\r\n") -> bytes:
+    """A ``retry:`` block setting the client's reconnection time."""
+    if not isinstance(milliseconds, int) or isinstance(milliseconds, bool) or milliseconds < 0:
+        raise LocalProtocolError(f"retry must be a non-negative int, got {milliseconds!r}")
+    if newline not in ("\r\n", "\n"):
+        raise LocalProtocolError(f"newline must be CRLF or LF, not {newline!r}")
+    return f"retry: {milliseconds}{newline}{newline}".encode()
