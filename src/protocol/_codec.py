@@ -92,7 +92,58 @@ _NUMBER_OR_NONE = frozenset({int, float, type(None)})
 
 
 def decode_event_object(obj: dict[str, Any]) -> Event:
-    """Decode an ``{"type": "event"}`` object. This is the per-event hot path."""
+    """Decode an ``{"type": "event"}`` object. This is the per-event hot path.
+
+    The fast path takes the server's usual envelope (every field present and
+    well typed); anything else goes through :func:`_decode_event_general`,
+    which accepts optional fields, camelCase names, and names what is wrong.
+    """
+    try:
+        method = obj["method"]
+        params = obj["params"]
+        seq = obj["seq"]
+        event_id = obj["event_id"]
+        ns = params["namespace"]
+        data = params["data"]
+        timestamp = params["timestamp"]
+    except (KeyError, TypeError):
+        return _decode_event_general(obj)
+    if (
+        type(method) is not str
+        or type(seq) is not int
+        or type(event_id) is not str
+        or type(ns) is not list
+        or type(timestamp) is not int
+        or len(params) != 3
+    ):
+        return _decode_event_general(obj)
+    if ns:
+        for segment in ns:
+            if type(segment) is not str:
+                return _bad_event(obj)
+        namespace: tuple[str, ...] = tuple(ns)
+    else:
+        namespace = ()
+    channel = _channel(method, data) if method in _SPECIAL_METHODS else method
+    return _new_tuple(  # type: ignore[no-any-return]
+        Event, (method, channel, namespace, data, seq, event_id, timestamp, None, None)
+    )
+
+
+_SPECIAL_METHODS = frozenset({"custom", "input.requested"})
+
+
+def _channel(method: str, data: Any) -> str:
+    if method == "input.requested":
+        return "input"
+    if type(data) is dict:
+        name = data.get("name")
+        if type(name) is str and name:
+            return "custom:" + name
+    return "custom"
+
+
+def _decode_event_general(obj: dict[str, Any]) -> Event:
     method = obj.get("method")
     params = obj.get("params")
     if type(method) is not str or type(params) is not dict:
@@ -123,22 +174,8 @@ def decode_event_object(obj: dict[str, Any]) -> Event:
         namespace = ()
     else:
         return _bad_event(obj)
-    if method == "custom":
-        channel = "custom"
-        if type(data) is dict:
-            name = data.get("name")
-            if type(name) is str and name:
-                channel = "custom:" + name
-    elif method == "input.requested":
-        channel = "input"
-    else:
-        channel = method
-    extra = None
-    # Params hold only known keys unless there are more keys than known values.
-    if len(params) != (
-        (ns is not None) + (data is not None) + (node is not None) + (timestamp is not None)
-    ):
-        extra = {k: v for k, v in params.items() if k not in _KNOWN_PARAMS} or None
+    channel = _channel(method, data) if method in _SPECIAL_METHODS else method
+    extra = {k: v for k, v in params.items() if k not in _KNOWN_PARAMS} or None
     return _new_tuple(  # type: ignore[no-any-return]
         Event, (method, channel, namespace, data, seq, event_id, timestamp, node, extra)
     )

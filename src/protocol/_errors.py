@@ -24,6 +24,7 @@ __all__ = [
     "RemoteProtocolError",
     "LimitExceeded",
     "CommandError",
+    "HTTPStatusError",
 ]
 
 
@@ -97,3 +98,34 @@ class CommandError(Exception):
         self.command_id = command_id
         self.extra: Mapping[str, Any] = dict(extra or {})
         self.applied_through_seq = applied_through_seq
+
+
+class HTTPStatusError(Exception):
+    """The server answered a request with a status that is not success.
+
+    ``status`` and ``body`` (at most ``Limits.max_error_body`` bytes) are as
+    received; ``retryable`` follows the reconnect policy (5xx, 408 and 429 are
+    worth another try, other 4xx are not). ``detail`` is the body's ``detail``
+    or ``message`` text when it is JSON that has one.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        reason: str = "",
+        headers: Mapping[str, str] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        text = detail if detail is not None else body[:200].decode("utf-8", "replace")
+        super().__init__(f"HTTP {status}{' ' + reason if reason else ''}: {text}")
+        self.status = status
+        self.body = body
+        self.reason = reason
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.detail = detail
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in (408, 429) or self.status >= 500

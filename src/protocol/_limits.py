@@ -42,5 +42,17 @@ class Limits:
     max_pending_interrupts: int = attrs.field(default=4096, validator=_positive)
     """Interrupts awaiting an answer."""
 
+    max_header_size: int = attrs.field(default=64 * 1024, validator=_positive)
+    """HTTP response head (status line and headers), in bytes."""
+
+    max_body_size: int = attrs.field(default=64 * _MiB, validator=_positive)
+    """A command reply or other non-streaming HTTP body, in bytes."""
+
+    max_error_body: int = attrs.field(default=64 * 1024, validator=_positive)
+    """How much of an error response's body is kept for the error."""
+
+    max_message_size: int = attrs.field(default=64 * _MiB, validator=_positive)
+    """One WebSocket message (all its frames), in bytes."""
+
 
 DEFAULT_LIMITS = Limits()

@@ -153,6 +153,7 @@ class ClientSession:
         self._subs: list[Subscription] = []
         self._next_sub = 1
         self._routes: dict[tuple[str, tuple[str, ...]], tuple[Subscription, ...]] = {}
+        self._root_routes: dict[str, tuple[Subscription, ...]] = {}
         self._catching_up = False
         self.stream_filter: StreamFilter | None = None
         """The filter of the stream that is open (or was last opened)."""
@@ -160,6 +161,7 @@ class ClientSession:
         size = limits.dedup_window
         self._window: dict[int, tuple[str | None, str]] = {}
         self._ring: list[int | None] = [None] * size
+        self._ring_size = size
         self._ring_pos = 0
         self._evicted = False
         self._ids: dict[str, None] = {}  # event ids of events that had no seq
@@ -313,7 +315,7 @@ class ClientSession:
         else:
             sub.history_through = self.last_seq
         self._subs.append(sub)
-        self._routes.clear()
+        self._clear_routes()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -321,7 +323,7 @@ class ClientSession:
         if sub in self._subs:
             self._subs.remove(sub)
             sub.active = False
-            self._routes.clear()
+            self._clear_routes()
             self._catching_up = any(not s.live for s in self._subs)
 
     def needs_reopen(self) -> bool:
@@ -369,7 +371,7 @@ class ClientSession:
             for sub in self._subs:
                 sub.live = True
             self._catching_up = False
-        self._routes.clear()
+        self._clear_routes()
 
     # -- events ----------------------------------------------------------------
 
@@ -385,10 +387,25 @@ class ClientSession:
             self.last_seq = seq
             if self._catching_up:
                 self._all_live()
-            self._remember(seq, event.event_id, event.channel)
+            # Remember (seq -> event id, channel) in the ring-bounded window.
+            channel = event.channel
+            pos = self._ring_pos
+            ring = self._ring
+            old = ring[pos]
+            if old is not None:
+                del self._window[old]
+                self._evicted = True
+            ring[pos] = seq
+            pos += 1
+            self._ring_pos = 0 if pos == self._ring_size else pos
+            self._window[seq] = (event.event_id, channel)
             if event.method in _TRACKED:
                 self.runs.observe(event)
-            targets = self._routes.get((event.channel, event.namespace))
+            namespace = event.namespace
+            if namespace:
+                targets = self._routes.get((channel, namespace))
+            else:
+                targets = self._root_routes.get(channel)
             if targets is None:
                 targets = self._route(event)
             return targets
@@ -402,14 +419,20 @@ class ClientSession:
             self._evicted = True
         self._ring[pos] = seq
         pos += 1
-        self._ring_pos = 0 if pos == len(self._ring) else pos
+        self._ring_pos = 0 if pos == self._ring_size else pos
         self._window[seq] = (event_id, channel)
 
     def _route(self, event: Event) -> tuple[Subscription, ...]:
-        key = (event.channel, event.namespace)
         targets = tuple(s for s in self._subs if s.matches(event))
-        self._routes[key] = targets
+        if event.namespace:
+            self._routes[(event.channel, event.namespace)] = targets
+        else:
+            self._root_routes[event.channel] = targets
         return targets
+
+    def _clear_routes(self) -> None:
+        self._routes.clear()
+        self._root_routes.clear()
 
     def _all_live(self) -> None:
         for sub in self._subs:
@@ -492,10 +515,10 @@ class ClientSession:
 
     def _renumber(self, seq: int) -> None:
         self._window.clear()
-        self._ring = [None] * len(self._ring)
+        self._ring = [None] * self._ring_size
         self._ring_pos = 0
         self.last_seq = seq
-        self._routes.clear()
+        self._clear_routes()
 
     def received_events(self, events: Iterable[Event]) -> list[tuple[Event, tuple[Subscription, ...]]]:
         """:meth:`receive_event` for several events; keeps only those with targets."""

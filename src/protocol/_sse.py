@@ -137,18 +137,18 @@ class SSEParser:
     """
 
     __slots__ = (
-        "_limits",
-        "_small",
-        "_out",
-        "_buf",
-        "_skip_lf",
         "_at_start",
+        "_buf",
+        "_data",
+        "_data_size",
         "_eof",
         "_error",
         "_event_type",
-        "_data",
-        "_data_size",
         "_last_id",
+        "_limits",
+        "_out",
+        "_skip_lf",
+        "_small",
         "reconnection_time",
     )
 

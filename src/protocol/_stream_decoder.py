@@ -1,0 +1,69 @@
+"""An event-stream body, bytes in, typed messages out: SSE and codec composed.
+
+:class:`EventStreamDecoder` is what every SSE consumer needs once the HTTP
+layer is peeled off (the h11 binding, a caller with its own HTTP client, a
+capture file): it feeds the :class:`SSEParser` and decodes each data field
+with the codec, keeping comments as :class:`SSEComment` (heartbeats). Data
+that is not a JSON object is a :class:`RemoteProtocolError`, never a silent
+drop (the official SDK drops it).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from ._codec import decode_event_object, decode_object, loads
+from ._errors import RemoteProtocolError
+from ._events import Message
+from ._limits import DEFAULT_LIMITS, Limits
+from ._sse import SSEComment, SSEParser
+
+__all__ = ["EventStreamDecoder"]
+
+
+class EventStreamDecoder:
+    """Incremental decoder of a ``text/event-stream`` body of protocol envelopes."""
+
+    __slots__ = ("_error", "parser")
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.parser = SSEParser(limits=limits)
+        self._error: RemoteProtocolError | None = None
+
+    def feed(self, data: bytes) -> list[Message | SSEComment]:
+        """Decode what ``data`` completes; ``b""`` marks the end of the body.
+
+        Items decoded before a bad one are returned first; the error is raised
+        by the next call, and by every call after (errors are sticky: a resumed
+        stream brings what came after the bad item).
+        """
+        if self._error is not None:
+            raise self._error
+        parser = self.parser
+        parser.receive_data(data)
+        out: list[Message | SSEComment] = []
+        append = out.append
+        json_loads = orjson.loads
+        decode_event = decode_event_object
+        try:
+            for raw in parser.raw_events():
+                if type(raw) is SSEComment:
+                    append(raw)
+                    continue
+                try:
+                    obj = json_loads(raw[1])  # type: ignore[index]
+                except orjson.JSONDecodeError:
+                    loads(raw[1])  # type: ignore[index]  # raises the protocol error
+                if type(obj) is dict and obj.get("type") == "event":
+                    append(decode_event(obj))
+                elif type(obj) is dict:
+                    append(decode_object(obj))
+                else:
+                    raise RemoteProtocolError(
+                        f"event data must be a JSON object, got {type(obj).__name__}"
+                    )
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
