@@ -51,6 +51,7 @@ from ._commands import (
 )
 from ._errors import (
     CommandError,
+    HTTPStatusError,
     LimitExceeded,
     LocalProtocolError,
     ProtocolError,
@@ -148,6 +149,7 @@ __all__ = [
     "RemoteProtocolError",
     "LimitExceeded",
     "CommandError",
+    "HTTPStatusError",
     "Limits",
     "DEFAULT_LIMITS",
     # SSE

@@ -227,12 +227,15 @@ class EventStreamExchange:
 
 
 class CommandConnection:
-    """Sequential command POSTs on one keep-alive HTTP/1.1 connection."""
+    """Sequential command POSTs on one keep-alive HTTP/1.1 connection.
+
+    The connection is not tied to a thread: each :meth:`request` names the
+    thread its command is for.
+    """
 
     def __init__(
         self,
         endpoint: Endpoint,
-        thread_id: str,
         *,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         api_key: str | None = None,
@@ -240,8 +243,9 @@ class CommandConnection:
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.limits = limits
+        self._endpoint = endpoint
+        self._path = path.split("/")
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_header_size)
-        self._target = thread_path(endpoint, thread_id, *path.split("/"))
         self._headers = build_headers(endpoint, headers, JSON_HEADERS, api_key=api_key)
         self._command_id: int | None = None
         self._status = 0
@@ -263,13 +267,14 @@ class CommandConnection:
             h11.CLOSED in (self._conn.our_state, self._conn.their_state)
         )
 
-    def request(self, command_id: int, data: bytes) -> bytes:
+    def request(self, thread_id: str, command_id: int, data: bytes) -> bytes:
         """Bytes of the POST carrying one encoded command (``data``) with id ``command_id``."""
         if not self.idle:
             raise LocalProtocolError("a command request is already in flight on this connection")
+        target = thread_path(self._endpoint, thread_id, *self._path)
         self._command_id = command_id
         headers = [*self._headers, (b"content-length", str(len(data)).encode())]
-        request = h11.Request(method="POST", target=self._target, headers=headers)
+        request = h11.Request(method="POST", target=target, headers=headers)
         return (self._conn.send(request) or b"") + (
             self._conn.send(h11.Data(data=data)) or b""
         ) + (self._conn.send(h11.EndOfMessage()) or b"")

@@ -1,0 +1,137 @@
+"""Feeds: where the pump puts the events a subscription is owed.
+
+A feed is the adapter-side end of one :class:`~threadwire.protocol.Subscription`.
+The pump calls :meth:`Feed.put` for each event routed to it, in stream order,
+and :meth:`Feed.finish` when the feed's scope is over (its run ended, the
+thread closed, or an error). Consumers iterate with ``async for``.
+
+Backpressure is real: a feed holds at most ``max_queue_size`` items. With
+``overflow="block"`` (the default) a full feed makes the pump wait, which
+slows the socket read; with ``overflow="raise"`` a full feed is finished with
+:class:`QueueOverflow`, which its consumer gets after the items already
+queued, and the pump goes on for everyone else. The end of a feed is never
+dropped: it is a flag, not an item in the bounded queue.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Generic, TypeVar
+
+import anyio
+
+from ._errors import QueueOverflow, ThreadClosed
+
+__all__ = ["Feed", "OVERFLOW_POLICIES"]
+
+T = TypeVar("T")
+OVERFLOW_POLICIES = ("block", "raise")
+
+
+class Feed(Generic[T]):
+    """A bounded, single-consumer queue with an unlosable end (see the module docstring)."""
+
+    def __init__(
+        self, *, max_queue_size: int = 1024, overflow: str = "block", on_close: Callable[[], None] | None = None
+    ) -> None:
+        if overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
+        if max_queue_size < 1:
+            raise ValueError("max_queue_size must be at least 1")
+        self._items: deque[T] = deque()
+        self._max = max_queue_size
+        self._overflow = overflow
+        self._readable = anyio.Event()
+        self._writable = anyio.Event()
+        self._done = False
+        self._error: BaseException | None = None
+        self._consumer_gone = False
+        self._on_close = on_close
+        self._iterating = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    async def put(self, item: T) -> None:
+        """Queue ``item``; waits while the feed is full (policy ``block``)."""
+        if self._done or self._consumer_gone:
+            return
+        while len(self._items) >= self._max:
+            if self._overflow == "raise":
+                self.finish(
+                    QueueOverflow(
+                        f"consumer fell behind by {self._max} items (max_queue_size); "
+                        "the feed was closed rather than drop anything"
+                    )
+                )
+                return
+            self._writable = anyio.Event()
+            await self._writable.wait()
+            if self._done or self._consumer_gone:
+                return
+        self._items.append(item)
+        self._readable.set()
+
+    def put_nowait(self, item: T) -> None:
+        """Queue ``item`` without waiting (for a consumer that takes everything)."""
+        if self._done or self._consumer_gone:
+            return
+        self._items.append(item)
+        self._readable.set()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """End the feed after what is queued; ``error`` is raised to the consumer then."""
+        if self._done:
+            return
+        self._done = True
+        self._error = error
+        self._readable.set()
+        self._writable.set()
+
+    async def get(self) -> T:
+        """The next item; raises StopAsyncIteration at the end (or the feed's error)."""
+        while not self._items:
+            if self._done:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                raise StopAsyncIteration
+            self._readable = anyio.Event()
+            await self._readable.wait()
+        item = self._items.popleft()
+        self._writable.set()
+        return item
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        if self._iterating:
+            raise RuntimeError("this feed already has a consumer; iterate it once")
+        self._iterating = True
+        try:
+            while True:
+                try:
+                    item = await self.get()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """The consumer is gone: drop what is queued and stop taking more."""
+        if self._consumer_gone:
+            return
+        self._consumer_gone = True
+        self._items.clear()
+        self._writable.set()
+        if self._on_close is not None:
+            self._on_close()
+
+    def fail_closed(self) -> None:
+        """Finish with :class:`ThreadClosed` (the thread stream closed under the consumer)."""
+        self.finish(ThreadClosed("the thread stream was closed"))
+

@@ -1,0 +1,100 @@
+"""Opening byte streams: TCP on loopback or anywhere, TLS verified by default.
+
+The one place that maps the socket layer's exceptions to
+:class:`ConnectError` / :class:`NetworkError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+from anyio.abc import ByteStream
+
+from threadwire.protocol._http import Endpoint
+
+from ._errors import ConnectError, ConnectTimeout, NetworkError
+
+__all__ = ["open_stream", "map_network_errors", "default_ssl_context", "read_chunk"]
+
+READ_SIZE = 64 * 1024
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """A client context that verifies certificates and host names."""
+    return ssl.create_default_context()
+
+
+@contextlib.contextmanager
+def map_network_errors() -> Iterator[None]:
+    """Turn the backend's I/O exceptions into :class:`NetworkError`."""
+    try:
+        yield
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream) as exc:
+        raise NetworkError(f"connection lost: {exc!r}") from exc
+    except ssl.SSLError as exc:
+        raise NetworkError(f"TLS error: {exc}") from exc
+    except OSError as exc:
+        raise NetworkError(f"network error: {exc}") from exc
+
+
+async def open_stream(
+    endpoint: Endpoint,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float | None = 10.0,
+) -> ByteStream:
+    """Connect to ``endpoint`` (TLS for https/wss), within ``connect_timeout`` seconds."""
+    try:
+        with anyio.fail_after(connect_timeout):
+            if endpoint.tls:
+                return await anyio.connect_tcp(
+                    endpoint.host,
+                    endpoint.port,
+                    tls=True,
+                    ssl_context=ssl_context or default_ssl_context(),
+                    tls_hostname=endpoint.host,
+                    tls_standard_compatible=False,
+                )
+            return await anyio.connect_tcp(endpoint.host, endpoint.port)
+    except TimeoutError:
+        raise ConnectTimeout(
+            f"connecting to {endpoint.host}:{endpoint.port} took more than {connect_timeout} s"
+        ) from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectError(f"cannot connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
+
+
+async def read_chunk(stream: ByteStream) -> bytes:
+    """Read up to 64 KB; ``b""`` at the end of the stream (the core's EOF convention)."""
+    with map_network_errors():
+        try:
+            return await stream.receive(READ_SIZE)
+        except anyio.EndOfStream:
+            return b""
+
+
+async def send_all(stream: ByteStream, data: bytes) -> None:
+    with map_network_errors():
+        await stream.send(data)
+
+
+async def aclose_quietly(stream: ByteStream) -> None:
+    """Close ``stream`` even from a cancelled scope; errors while closing are moot."""
+    with anyio.CancelScope(shield=True), contextlib.suppress(
+        OSError, anyio.BrokenResourceError, anyio.ClosedResourceError
+    ):
+        await anyio.aclose_forcefully(stream)
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    endpoint: Endpoint, *, ssl_context: ssl.SSLContext | None, connect_timeout: float | None
+) -> AsyncIterator[ByteStream]:
+    stream = await open_stream(endpoint, ssl_context=ssl_context, connect_timeout=connect_timeout)
+    try:
+        yield stream
+    finally:
+        await aclose_quietly(stream)

@@ -1,0 +1,232 @@
+"""The one read loop of a thread stream: connect, read, dispatch, reconnect.
+
+:class:`EventPump` keeps exactly one event connection open for a thread (an
+SSE response or a WebSocket), opened with what
+:meth:`ClientSession.stream_request` asks for. Every item read goes through
+the session (dedup, routing, runs) and then to :func:`dispatch`, in order, so a
+slow consumer slows the read (backpressure) and nothing is lost. The pump:
+
+* reopens the stream when a new subscription needs a wider filter or history
+  (:meth:`request_reopen`), resuming with the session's cursor;
+* reconnects after a drop, an error status worth retrying, a clean end of an
+  SSE response before the run's terminal event, or an idle stream (no bytes,
+  heartbeats included, for the watchdog's timeout), carrying out the core's
+  backoff decisions with ``anyio.sleep``; an exhausted budget or a failure
+  that is not retryable raises :class:`RetriesExhausted` or the failure
+  itself, which the owning task group delivers to the caller;
+* over WebSocket, subscribes the union filter in band and sends commands on
+  the same socket, failing the commands in flight when the socket drops.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from threadwire.protocol import (
+    Backoff,
+    ClientSession,
+    CommandFailure,
+    CommandSuccess,
+    Event,
+    Failure,
+    GiveUp,
+    IdleWatchdog,
+    ReplayMismatch,
+    StreamRequest,
+    SubscriptionReconnect,
+    SubscriptionSubscribe,
+)
+from threadwire.protocol._errors import HTTPStatusError
+from threadwire.protocol._sse import SSEComment
+
+from ._errors import NetworkError, RetriesExhausted, StreamIdle, TransportError
+from ._streams import SSEConnection, WSConnection
+
+__all__ = ["EventPump"]
+
+Dispatch = Callable[[Event, tuple[Any, ...]], Awaitable[None]]
+Opener = Callable[[StreamRequest], Awaitable[SSEConnection | WSConnection]]
+
+
+class EventPump:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        session: ClientSession,
+        *,
+        open_connection: Opener,
+        dispatch: Dispatch,
+        on_reply: Callable[[CommandSuccess | CommandFailure], None],
+        on_connection: Callable[[SSEConnection | WSConnection | None], None],
+        run_finished: Callable[[], bool],
+        backoff: Backoff,
+        watchdog: IdleWatchdog,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._session = session
+        self._open = open_connection
+        self._dispatch = dispatch
+        self._on_reply = on_reply
+        self._on_connection = on_connection
+        self._run_finished = run_finished
+        self._backoff = backoff
+        self._watchdog = watchdog
+        self._jitter = jitter
+        self._reopen = anyio.Event()
+        self.connection: SSEConnection | WSConnection | None = None
+        self.connected = anyio.Event()
+        self.events_seen = 0
+        self.reconnects = 0
+        self._progressed = False
+
+    def request_reopen(self) -> None:
+        """Ask the loop to reopen the stream with the session's current request."""
+        self._reopen.set()
+
+    async def run(self) -> None:
+        """Run until cancelled; raises when reconnecting is not possible or allowed."""
+        attempt = 0
+        while True:
+            request = self._session.stream_request()
+            try:
+                conn = await self._open(request)
+            except Exception as exc:  # noqa: BLE001 - classified, then raised or retried
+                attempt = await self._after_failure(self._classify(exc), exc, attempt)
+                continue
+            self._session.stream_opened(request)
+            self.connection = conn
+            self._on_connection(conn)
+            self.connected.set()
+            self._progressed = False
+            try:
+                failure, cause = await self._read(conn)
+            finally:
+                self.connection = None
+                self._on_connection(None)
+                self.connected = anyio.Event()
+                await conn.aclose()
+            if failure is None:
+                attempt = 0  # a deliberate reopen: no backoff
+                continue
+            if self._progressed:
+                attempt = 0  # the connection worked for a while: start the budget afresh
+            attempt = await self._after_failure(failure, cause, attempt)
+
+    async def _after_failure(
+        self, failure: Failure, cause: BaseException | None, attempt: int
+    ) -> int:
+        decision = self._backoff.decide(failure, attempt, self._jitter())
+        if isinstance(decision, GiveUp):
+            if not failure.retryable and cause is not None:
+                raise cause
+            raise RetriesExhausted(decision.reason) from cause
+        self.reconnects += 1
+        await anyio.sleep(decision.delay)
+        return attempt + 1
+
+    @staticmethod
+    def _classify(exc: BaseException) -> Failure:
+        if isinstance(exc, HTTPStatusError):
+            return Failure.http_status(exc.status, exc.detail or "")
+        if isinstance(exc, TransportError | OSError):
+            return Failure.network(str(exc))
+        raise exc
+
+    async def _read(
+        self, conn: SSEConnection | WSConnection
+    ) -> tuple[Failure | None, BaseException | None]:
+        """Read until the stream ends, fails, idles or must be reopened."""
+        session = self._session
+        if isinstance(conn, WSConnection):
+            await self._subscribe_in_band(conn)
+        reopen = self._reopen
+        if reopen.is_set():
+            self._reopen = reopen = anyio.Event()
+        if session.needs_reopen():
+            return None, None  # a subscription came while this stream was being opened
+        while True:
+            timeout = self._watchdog.remaining(anyio.current_time(), conn.last_activity)
+            items: list[Any] | None = None
+            try:
+                with anyio.move_on_after(max(timeout, 0)) as idle_scope:
+                    items = await _first(conn.receive(), reopen)
+            except (TransportError, OSError) as exc:
+                return Failure.network(str(exc)), exc
+            except ReplayMismatch as exc:
+                return Failure.network(str(exc)), exc
+            if idle_scope.cancelled_caught:
+                return Failure.idle(self._watchdog.timeout), StreamIdle(
+                    f"no data for {self._watchdog.timeout} s"
+                )
+            if items is _REOPEN:
+                return None, None
+            if items is None:
+                if isinstance(conn, WSConnection) and conn.closed is not None:
+                    return Failure.ws_close(conn.closed.code, conn.closed.reason), NetworkError(
+                        f"WebSocket closed ({conn.closed.code} {conn.closed.reason})"
+                    )
+                return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
+                    "the event stream ended"
+                )
+            self._progressed = True
+            for item in items:
+                kind = type(item)
+                if kind is Event:
+                    try:
+                        targets = session.receive_event(item)
+                    except ReplayMismatch as exc:
+                        return Failure.network(str(exc)), exc
+                    self.events_seen += 1
+                    await self._dispatch(item, targets)
+                elif kind is CommandSuccess or kind is CommandFailure:
+                    self._on_reply(item)
+                elif kind is SSEComment:
+                    pass  # a heartbeat: last_activity already moved
+                # Unknown message types are ignored, as the protocol asks.
+
+    async def _subscribe_in_band(self, conn: WSConnection) -> None:
+        request = self._session.stream_request()
+        f = request.filter
+        if request.since is None:
+            command: Any = SubscriptionSubscribe(
+                channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth
+            )
+        else:
+            command = SubscriptionReconnect(
+                channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth,
+                since=request.since,
+            )
+        outgoing = self._session.send(command)
+        await conn.send_command(outgoing)
+
+
+class _Reopen:
+    pass
+
+
+_REOPEN: Any = _Reopen()
+
+
+async def _first(receive: Awaitable[list[Any] | None], reopen: anyio.Event) -> Any:
+    """Await ``receive`` unless ``reopen`` is set first (then return _REOPEN)."""
+    if reopen.is_set():
+        close = getattr(receive, "close", None)
+        if close is not None:
+            close()
+        return _REOPEN
+    result: Any = _REOPEN
+    async with anyio.create_task_group() as tg:
+
+        async def wait_reopen() -> None:
+            await reopen.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait_reopen)
+        result = await receive
+        tg.cancel_scope.cancel()
+    return result

@@ -1,0 +1,208 @@
+"""Event connections: one SSE response or one WebSocket, read in one loop.
+
+Both kinds present the same small surface to the thread stream:
+``await conn.receive()`` returns the next batch of decoded items (events,
+replies, heartbeats) or None once the server ended the stream cleanly, and
+``conn.last_activity`` is the clock reading of the last bytes received
+(heartbeats included), for the idle watchdog. The WebSocket kind also sends
+commands in band. Only the owner's single reader task calls ``receive``; a
+lock serializes writes.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anyio
+from anyio.abc import ByteStream
+
+from threadwire.protocol import Limits, OutgoingCommand, StreamRequest
+from threadwire.protocol._http import Endpoint
+from threadwire.protocol._http_client import EventStreamExchange
+from threadwire.protocol._limits import DEFAULT_LIMITS
+from threadwire.protocol._ws_client import Closed, Opened, WebSocketClient
+
+from ._errors import NetworkError
+from ._net import aclose_quietly, open_stream, read_chunk, send_all
+
+__all__ = ["SSEConnection", "WSConnection", "EventConnection"]
+
+Headers = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+
+class SSEConnection:
+    """``POST /threads/{id}/stream/events`` and its response body."""
+
+    kind = "sse"
+
+    def __init__(self, stream: ByteStream, exchange: EventStreamExchange) -> None:
+        self._stream = stream
+        self._exchange = exchange
+        self.last_activity = anyio.current_time()
+        self._done = False
+
+    @classmethod
+    async def open(
+        cls,
+        endpoint: Endpoint,
+        thread_id: str,
+        request: StreamRequest,
+        *,
+        headers: Headers = None,
+        api_key: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float | None = 10.0,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> SSEConnection:
+        """Connect, send the request, and wait for the response head (2xx or an error)."""
+        stream = await open_stream(
+            endpoint, ssl_context=ssl_context, connect_timeout=connect_timeout
+        )
+        try:
+            exchange = EventStreamExchange(
+                endpoint, thread_id, request.to_json(), headers=headers, api_key=api_key,
+                limits=limits,
+            )
+            conn = cls(stream, exchange)
+            await send_all(stream, exchange.request_data())
+            with anyio.fail_after(connect_timeout):
+                while exchange.head is None:
+                    data = await read_chunk(stream)
+                    exchange.receive_data(data)  # raises HTTPStatusError on 4xx/5xx
+                    if not data and exchange.head is None:
+                        raise NetworkError("connection closed before the response head")
+        except TimeoutError:
+            await aclose_quietly(stream)
+            raise NetworkError(
+                f"no response head within {connect_timeout} s from the event stream"
+            ) from None
+        except BaseException:
+            await aclose_quietly(stream)
+            raise
+        conn.last_activity = anyio.current_time()
+        return conn
+
+    async def receive(self) -> list[Any] | None:
+        """The next items; None after a clean end of the response."""
+        while True:
+            items = self._exchange.events()
+            if items:
+                return items
+            if self._exchange.ended or self._done:
+                self._done = True
+                return None
+            data = await read_chunk(self._stream)
+            self.last_activity = anyio.current_time()
+            self._exchange.receive_data(data)
+            if not data:
+                self._done = True
+                items = self._exchange.events()
+                return items or None
+
+    async def aclose(self) -> None:
+        await aclose_quietly(self._stream)
+
+
+class WSConnection:
+    """A WebSocket carrying commands, replies and events."""
+
+    kind = "websocket"
+
+    def __init__(self, stream: ByteStream, client: WebSocketClient) -> None:
+        self._stream = stream
+        self._client = client
+        self._write_lock = anyio.Lock()
+        self.last_activity = anyio.current_time()
+        self.closed: Closed | None = None
+        self._pending: list[Any] = []
+
+    @classmethod
+    async def open(
+        cls,
+        endpoint: Endpoint,
+        thread_id: str,
+        *,
+        headers: Headers = None,
+        api_key: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float | None = 10.0,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> WSConnection:
+        """Connect and complete the handshake (a rejection raises HTTPStatusError)."""
+        stream = await open_stream(
+            endpoint, ssl_context=ssl_context, connect_timeout=connect_timeout
+        )
+        client = WebSocketClient(endpoint, thread_id, headers=headers, api_key=api_key, limits=limits)
+        conn = cls(stream, client)
+        try:
+            await send_all(stream, client.connect_data())
+            with anyio.fail_after(connect_timeout):
+                while True:
+                    data = await read_chunk(stream)
+                    client.receive_data(data)
+                    items = client.events()
+                    if items and isinstance(items[0], Opened):
+                        conn._pending = items[1:]
+                        break
+                    if not data:
+                        raise NetworkError("connection closed during the WebSocket handshake")
+        except TimeoutError:
+            await aclose_quietly(stream)
+            raise NetworkError(f"WebSocket handshake took more than {connect_timeout} s") from None
+        except BaseException:
+            await aclose_quietly(stream)
+            raise
+        return conn
+
+    async def send_command(self, outgoing: OutgoingCommand) -> None:
+        frame = self._client.send_text(outgoing.data)
+        async with self._write_lock:
+            await send_all(self._stream, frame)
+
+    async def ping(self) -> None:
+        frame = self._client.ping(b"threadwire")
+        async with self._write_lock:
+            await send_all(self._stream, frame)
+
+    async def receive(self) -> list[Any] | None:
+        """The next items; None once the socket closed (see ``closed`` for the code)."""
+        while True:
+            if self._pending:
+                items, self._pending = self._pending, []
+                return items
+            if self.closed is not None:
+                return None
+            data = await read_chunk(self._stream)
+            self.last_activity = anyio.current_time()
+            self._client.receive_data(data)
+            reply = self._client.data_to_send()
+            if reply:
+                async with self._write_lock:
+                    try:
+                        await send_all(self._stream, reply)
+                    except NetworkError:
+                        pass  # the peer is gone; its close is what we report
+            items = []
+            for item in self._client.events():
+                if isinstance(item, Closed):
+                    self.closed = item
+                else:
+                    items.append(item)
+            if items:
+                return items
+
+    async def aclose(self, code: int = 1000) -> None:
+        frame = self._client.close(code)
+        if frame:
+            with anyio.move_on_after(1, shield=True):
+                async with self._write_lock:
+                    try:
+                        await send_all(self._stream, frame)
+                    except NetworkError:
+                        pass
+        await aclose_quietly(self._stream)
+
+
+EventConnection = SSEConnection | WSConnection

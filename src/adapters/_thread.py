@@ -1,0 +1,542 @@
+"""The thread stream: one thread's runs, events and projections, on asyncio or trio.
+
+``async with client.threads.stream(...) as thread:`` opens a task group that
+owns every task of the stream (the event pump, and nothing else); leaving the
+block, normally, by an exception or by cancellation (also from an already
+cancelled scope), closes the event connection, finishes every feed and joins
+the pump. An error in the pump (retries exhausted, a status that is not worth
+a retry) reaches the caller through the task group.
+
+There is one event connection per thread, carrying the union of what every
+subscription asks for (plus root lifecycle, input and values, which the stream
+needs for runs, interrupts and ``output``). A subscription that needs more, or
+that wants history, reopens it; the session makes sure nobody sees an event
+twice and nobody misses one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import anyio
+
+from threadwire.protocol import (
+    UNSET,
+    AgentGetTree,
+    AgentTreeNode,
+    Backoff,
+    ClientSession,
+    Command,
+    CommandFailure,
+    CommandSuccess,
+    Event,
+    IdleWatchdog,
+    Interrupt,
+    Limits,
+    LocalProtocolError,
+    RunStart,
+    RunStartResult,
+    StreamFilter,
+    StreamRequest,
+    Subscription,
+    SubscriptionReconnect,
+)
+from threadwire.protocol._limits import DEFAULT_LIMITS
+
+from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
+from ._feeds import Feed
+from ._pump import EventPump
+from ._streams import SSEConnection, WSConnection
+
+__all__ = ["ThreadStream", "RunAPI", "AgentAPI", "TRANSPORTS"]
+
+TRANSPORTS = ("sse", "websocket")
+
+_TERMINAL = frozenset({"completed", "failed", "interrupted"})
+# What the stream itself needs: runs and interrupts everywhere, the root's values.
+_RUN_FILTER = StreamFilter(channels={"lifecycle", "input"})
+_ROOT_VALUES = StreamFilter(channels={"values"}, namespaces=[()], depth=0)
+
+
+class _RunWaiter:
+    """Resolves when the run it watches reaches a terminal status."""
+
+    def __init__(self, run_id: str | None, after_seq: int) -> None:
+        self.run_id = run_id
+        self.after_seq = after_seq
+        self.done = anyio.Event()
+        self.status: str | None = None
+        self.error: str | None = None
+        self.values: Any = None
+        self.interrupts: list[Interrupt] = []
+
+
+class RunAPI:
+    """``thread.run``: start runs and answer interrupts."""
+
+    def __init__(self, thread: ThreadStream) -> None:
+        self._thread = thread
+
+    async def start(
+        self,
+        input: Any = UNSET,
+        *,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        multitask_strategy: str | None = None,
+        langsmith_tracer: Mapping[str, Any] | None = None,
+    ) -> RunStartResult:
+        """Send ``run.start``; returns the run id. ``thread.output`` then waits for this run."""
+        command = RunStart(
+            assistant_id=self._thread.assistant_id,
+            input=input,
+            config=config,
+            metadata=metadata,
+            multitask_strategy=multitask_strategy,
+            langsmith_tracer=langsmith_tracer,
+        )
+        thread = self._thread
+        mark = thread.session.last_seq
+        result: RunStartResult = await thread.command(command)
+        thread._run_started(result.run_id, mark)
+        return result
+
+    async def respond(
+        self,
+        response: Any,
+        *,
+        interrupt_id: str | None = None,
+        update: Mapping[str, Any] | None = None,
+        goto: Any = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer the given, or the only, pending interrupt; the run resumes as a new run."""
+        thread = self._thread
+        command = thread.session.respond(
+            response, interrupt_id=interrupt_id, update=update, goto=goto, config=config,
+            metadata=metadata,
+        )
+        mark = thread.session.last_seq
+        await thread.command(command)
+        thread._run_started(None, mark)
+
+    async def respond_batch(
+        self,
+        responses: Mapping[str, Any],
+        *,
+        update: Mapping[str, Any] | None = None,
+        goto: Any = None,
+        config: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Answer several pending interrupts at once (``{interrupt_id: response}``)."""
+        thread = self._thread
+        command = thread.session.respond_batch(
+            responses, update=update, goto=goto, config=config, metadata=metadata
+        )
+        mark = thread.session.last_seq
+        await thread.command(command)
+        thread._run_started(None, mark)
+
+
+class AgentAPI:
+    """``thread.agent``: the tree of the agent's namespaces."""
+
+    def __init__(self, thread: ThreadStream) -> None:
+        self._thread = thread
+
+    async def get_tree(self) -> AgentTreeNode:
+        """The namespace tree with statuses.
+
+        Over WebSocket this asks the server (``agent.getTree``); over SSE the
+        real server cannot answer (each HTTP command meets a fresh session), so
+        the tree is built from the lifecycle events the stream has seen.
+        """
+        thread = self._thread
+        if thread.transport == "websocket":
+            await thread._ensure_pump()
+            tree: AgentTreeNode = await thread.command(AgentGetTree())
+            return tree
+        return thread._tree_from_lifecycle()
+
+
+class ThreadStream:
+    """See the module docstring. Made by ``client.threads.stream(...)``."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        assistant_id: str,
+        thread_id: str | None = None,
+        transport: str = "sse",
+        headers: Mapping[str, str] | None = None,
+        max_queue_size: int = 1024,
+        overflow: str = "block",
+        run_start_timeout: float | None = None,
+        command_timeout: float | None = 60.0,
+        idle_timeout: float = 20.0,
+        reconnect: Backoff | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
+        self._client = client
+        self.assistant_id = assistant_id
+        self.minted = thread_id is None
+        self.thread_id = thread_id if thread_id is not None else str(uuid.uuid4())
+        self.transport = transport
+        self.headers = dict(headers or {})
+        self.max_queue_size = max_queue_size
+        self.overflow = overflow
+        self.run_start_timeout = run_start_timeout
+        self.command_timeout = command_timeout
+        self.limits = limits
+        self.session = ClientSession(limits=limits)
+        self.run = RunAPI(self)
+        self.agent = AgentAPI(self)
+        self._feeds: dict[int, tuple[Feed[Any], Callable[[Event], Any] | None]] = {}
+        self._runs_sub = self.session.subscribe(_RUN_FILTER, history=False)
+        self._values_sub = self.session.subscribe(_ROOT_VALUES, history=False)
+        self._tree: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._pump = EventPump(
+            self.session,
+            open_connection=self._open_connection,
+            dispatch=self._dispatch,
+            on_reply=self._on_reply,
+            on_connection=self._on_connection,
+            run_finished=self._run_finished,
+            backoff=reconnect or Backoff(),
+            watchdog=IdleWatchdog(timeout=idle_timeout),
+            **({"jitter": jitter} if jitter is not None else {}),
+        )
+        self._tg: Any = None
+        self._pump_started = False
+        self._closed = False
+        self._waiters: dict[int, tuple[anyio.Event, list[Any]]] = {}
+        self._run_waiters: list[_RunWaiter] = []
+        self._latest_run: _RunWaiter | None = None
+        self._run_started_event = anyio.Event()
+        self._progress = anyio.Event()
+
+    # -- lifetime ----------------------------------------------------------
+
+    async def __aenter__(self) -> ThreadStream:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        if not self.minted or self.transport == "websocket":
+            await self._ensure_pump()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        await self.close()
+        tg, self._tg = self._tg, None
+        return await tg.__aexit__(*exc_info)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        """Stop the stream: feeds end with :class:`ThreadClosed`, the pump is cancelled."""
+        if self._closed:
+            return
+        self._closed = True
+        for feed, _ in list(self._feeds.values()):
+            feed.fail_closed()
+        self._feeds.clear()
+        for event, slot in self._waiters.values():
+            slot.append(ThreadClosed("the thread stream was closed"))
+            event.set()
+        for waiter in self._run_waiters:
+            waiter.done.set()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    async def _ensure_pump(self) -> None:
+        if self._closed:
+            raise ThreadClosed("the thread stream is closed")
+        if self._tg is None:
+            raise LocalProtocolError("use the thread stream inside `async with`")
+        if not self._pump_started:
+            self._pump_started = True
+            self._tg.start_soon(self._pump.run)
+        if self.transport == "websocket" and self._pump.connection is None:
+            await self._pump.connected.wait()
+
+    # -- connections -------------------------------------------------------
+
+    async def _open_connection(self, request: StreamRequest) -> SSEConnection | WSConnection:
+        client = self._client
+        headers = {**client.headers, **self.headers}
+        if self.transport == "websocket":
+            return await WSConnection.open(
+                client.endpoint, self.thread_id, headers=headers, api_key=client.api_key,
+                ssl_context=client.ssl_context, connect_timeout=client.connect_timeout,
+                limits=self.limits,
+            )
+        return await SSEConnection.open(
+            client.endpoint, self.thread_id, request, headers=headers, api_key=client.api_key,
+            ssl_context=client.ssl_context, connect_timeout=client.connect_timeout,
+            limits=self.limits,
+        )
+
+    def _on_connection(self, conn: SSEConnection | WSConnection | None) -> None:
+        if conn is None and self.transport == "websocket":
+            # Replies to commands sent on the socket that dropped will never come.
+            for command_id, (event, slot) in list(self._waiters.items()):
+                if command_id in self.session.pending_commands:
+                    self.session.send_failed(command_id)
+                slot.append(NetworkError("the WebSocket closed before the command's reply"))
+                event.set()
+            self._waiters.clear()
+
+    def _run_finished(self) -> bool:
+        current = self.session.runs.current
+        return current is not None and current.status in _TERMINAL
+
+    # -- commands -----------------------------------------------------------
+
+    async def command(self, command: Command) -> Any:
+        """Send ``command`` and return its typed result (raise its CommandError)."""
+        if self._closed:
+            raise ThreadClosed("the thread stream is closed")
+        if self.transport == "websocket":
+            return await self._command_in_band(command)
+        outgoing = self.session.send(command)
+        try:
+            reply = await self._client.commands.send(self.thread_id, outgoing)
+        except BaseException:
+            self.session.send_failed(outgoing.id)
+            raise
+        outcome = self.session.receive_reply(reply)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    async def _command_in_band(self, command: Command) -> Any:
+        await self._ensure_pump()
+        conn = self._pump.connection
+        if not isinstance(conn, WSConnection):
+            raise NetworkError("the WebSocket is not connected")
+        outgoing = self.session.send(command)
+        done = anyio.Event()
+        slot: list[Any] = []
+        self._waiters[outgoing.id] = (done, slot)
+        try:
+            await conn.send_command(outgoing)
+            with anyio.fail_after(self.command_timeout):
+                await done.wait()
+        except TimeoutError:
+            raise CommandTimeout(
+                f"{command.method} (id {outgoing.id}) got no reply within {self.command_timeout} s"
+            ) from None
+        finally:
+            if self._waiters.pop(outgoing.id, None) is not None and outgoing.id in (
+                self.session.pending_commands
+            ):
+                self.session.send_failed(outgoing.id)
+        result = slot[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _on_reply(self, reply: CommandSuccess | CommandFailure) -> None:
+        outcome = self.session.receive_reply(reply)
+        waiter = self._waiters.pop(outcome.id, None) if outcome.id is not None else None
+        if waiter is not None:
+            event, slot = waiter
+            slot.append(outcome.error if outcome.error is not None else outcome.result)
+            event.set()
+        elif outcome.error is not None and isinstance(outcome.command, SubscriptionReconnect):
+            # resume_gap: what we missed is no longer held by the server. Say so.
+            raise outcome.error
+
+    # -- runs -----------------------------------------------------------------
+
+    def _run_started(self, run_id: str | None, mark: int) -> None:
+        waiter = _RunWaiter(run_id, mark)
+        self._run_waiters.append(waiter)
+        self._latest_run = waiter
+        self._run_started_event.set()
+        if self._tg is not None and not self._pump_started:
+            self._pump_started = True
+            self._tg.start_soon(self._pump.run)
+
+    def _on_root_lifecycle(self, event: Event) -> None:
+        data = event.data if type(event.data) is dict else {}
+        status = data.get("event")
+        if status not in _TERMINAL:
+            return
+        current = self.session.runs.current
+        run_id = current.run_id if current is not None else None
+        for waiter in list(self._run_waiters):
+            if waiter.run_id is not None and run_id is not None and waiter.run_id != run_id:
+                continue
+            if event.seq is not None and event.seq <= waiter.after_seq:
+                continue
+            waiter.status = str(status)
+            waiter.error = data.get("error") if status == "failed" else None
+            waiter.values = self.session.runs.last_values
+            waiter.interrupts = self.session.runs.pending_interrupts
+            waiter.done.set()
+            self._run_waiters.remove(waiter)
+
+    @property
+    def output(self) -> Any:
+        """Awaitable: the final root values of the latest run (started here, or current).
+
+        Resolves when the run completes, raises :class:`RunFailed` when it
+        fails and :class:`RunInterrupted` when it stops at an interrupt (answer
+        it with ``thread.run.respond`` and await ``output`` again).
+        """
+        return self._output()
+
+    async def _output(self) -> Any:
+        waiter = self._latest_run
+        if waiter is None:
+            current = self.session.runs.current
+            if current is not None and current.status in _TERMINAL:
+                return self._finished(current.status, current.error, self.session.runs.last_values,
+                                      self.session.runs.pending_interrupts, current.run_id)
+            with anyio.fail_after(self.run_start_timeout):
+                await self._run_started_event.wait()
+            waiter = self._latest_run
+            assert waiter is not None
+        await self._ensure_pump()
+        await waiter.done.wait()
+        if self._closed and waiter.status is None:
+            raise ThreadClosed("the thread stream closed before the run ended")
+        return self._finished(waiter.status, waiter.error, waiter.values, waiter.interrupts,
+                              waiter.run_id)
+
+    @staticmethod
+    def _finished(status: str | None, error: str | None, values: Any,
+                  interrupts: list[Interrupt], run_id: str | None) -> Any:
+        if status == "failed":
+            raise RunFailed(error, run_id=run_id)
+        if status == "interrupted":
+            raise RunInterrupted(list(interrupts), run_id=run_id)
+        return values
+
+    @property
+    def interrupted(self) -> bool:
+        """True while an interrupt waits for an answer."""
+        return self.session.runs.interrupted
+
+    @property
+    def interrupts(self) -> list[Interrupt]:
+        """The pending interrupts (id, namespace, payload)."""
+        return self.session.runs.pending_interrupts
+
+    async def observe_applied_through_seq(self, seq: int) -> None:
+        """Wait until the event stream has delivered every event up to ``seq``."""
+        await self._ensure_pump()
+        while not self.session.caught_up(seq):
+            self._progress = anyio.Event()
+            await self._progress.wait()
+
+    # -- dispatch --------------------------------------------------------------
+
+    async def _dispatch(self, event: Event, targets: tuple[Subscription, ...]) -> None:
+        for sub in targets:
+            if sub is self._runs_sub:
+                if event.method == "lifecycle":
+                    self._observe_tree(event)
+                    if not event.namespace:
+                        self._on_root_lifecycle(event)
+                continue
+            if sub is self._values_sub:
+                continue
+            entry = self._feeds.get(sub.id)
+            if entry is None:
+                continue
+            feed, transform = entry
+            item = transform(event) if transform is not None else event
+            if item is not None:
+                await feed.put(item)
+        self._progress.set()
+
+    def _observe_tree(self, event: Event) -> None:
+        data = event.data if type(event.data) is dict else {}
+        status = data.get("event")
+        if type(status) is not str:
+            return
+        node = self._tree.setdefault(event.namespace, {"status": status})
+        node["status"] = status
+        if type(data.get("graph_name")) is str:
+            node["graph_name"] = data["graph_name"]
+
+    def _tree_from_lifecycle(self) -> AgentTreeNode:
+        def build(ns: tuple[str, ...]) -> AgentTreeNode:
+            node = self._tree.get(ns, {})
+            children = sorted(k for k in self._tree if len(k) == len(ns) + 1 and k[: len(ns)] == ns)
+            return AgentTreeNode(
+                namespace=ns,
+                status=node.get("status", "running"),
+                graph_name=node.get("graph_name") or (ns[-1].partition(":")[0] if ns else None),
+                children=tuple(build(c) for c in children),
+            )
+
+        return build(())
+
+    # -- subscriptions -------------------------------------------------------------
+
+    def open_feed(
+        self,
+        stream_filter: StreamFilter,
+        *,
+        history: bool = True,
+        transform: Callable[[Event], Any] | None = None,
+        max_queue_size: int | None = None,
+    ) -> Feed[Any]:
+        """A feed of the events ``stream_filter`` matches (reopening the stream if needed)."""
+        if self._closed:
+            raise ThreadClosed("the thread stream is closed")
+        sub = self.session.subscribe(stream_filter, history=history)
+
+        def on_close() -> None:
+            self._feeds.pop(sub.id, None)
+            self.session.unsubscribe(sub)
+
+        feed: Feed[Any] = Feed(
+            max_queue_size=max_queue_size or self.max_queue_size,
+            overflow=self.overflow,
+            on_close=on_close,
+        )
+        self._feeds[sub.id] = (feed, transform)
+        if self.session.needs_reopen():
+            self._pump.request_reopen()
+        return feed
+
+    def subscribe(
+        self,
+        channels: Iterable[str],
+        *,
+        namespaces: Sequence[Sequence[str]] | None = None,
+        depth: int | None = None,
+        history: bool = True,
+    ) -> AsyncIterator[Event]:
+        """Raw events of ``channels`` (and scope), from the start of the thread if ``history``."""
+        stream_filter = StreamFilter(channels=frozenset(channels), namespaces=namespaces, depth=depth)
+        return self._iterate(stream_filter, history=history)
+
+    @property
+    def events(self) -> AsyncIterator[Event]:
+        """Every event of every channel, from the start of the thread."""
+        from threadwire.protocol import ALL_CHANNELS
+
+        return self._iterate(StreamFilter(channels=ALL_CHANNELS), history=True)
+
+    async def _iterate(self, stream_filter: StreamFilter, *, history: bool) -> AsyncIterator[Event]:
+        await self._ensure_pump_soon()
+        feed = self.open_feed(stream_filter, history=history)
+        async for event in feed:
+            yield event
+
+    async def _ensure_pump_soon(self) -> None:
+        """Start the pump if the thread exists (explicit id) or a run was started."""
+        if self._closed:
+            raise ThreadClosed("the thread stream is closed")
+        if not self.minted or self._latest_run is not None or self.transport == "websocket":
+            await self._ensure_pump()
