@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 
 from threadwire.protocol import (
+    ALL_CHANNELS,
     UNSET,
     AgentGetTree,
     AgentTreeNode,
@@ -46,9 +47,19 @@ from threadwire.protocol import (
 from threadwire.protocol._limits import DEFAULT_LIMITS
 
 from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
-from ._feeds import Feed
 from ._pump import EventPump
 from ._streams import SSEConnection, WSConnection
+from ._views import (
+    ExtensionsView,
+    MessagesView,
+    RawSink,
+    RunScope,
+    Sink,
+    SubgraphsView,
+    ToolCallsView,
+    ValuesView,
+    interleave,
+)
 
 __all__ = ["ThreadStream", "RunAPI", "AgentAPI", "TRANSPORTS"]
 
@@ -58,6 +69,7 @@ _TERMINAL = frozenset({"completed", "failed", "interrupted"})
 # What the stream itself needs: runs and interrupts everywhere, the root's values.
 _RUN_FILTER = StreamFilter(channels={"lifecycle", "input"})
 _ROOT_VALUES = StreamFilter(channels={"values"}, namespaces=[()], depth=0)
+_ROOT_LIFECYCLE = StreamFilter(channels={"lifecycle"}, namespaces=[()], depth=0)
 
 
 class _RunWaiter:
@@ -199,7 +211,7 @@ class ThreadStream:
         self.session = ClientSession(limits=limits)
         self.run = RunAPI(self)
         self.agent = AgentAPI(self)
-        self._feeds: dict[int, tuple[Feed[Any], Callable[[Event], Any] | None]] = {}
+        self._sinks: dict[int, Sink] = {}
         self._runs_sub = self.session.subscribe(_RUN_FILTER, history=False)
         self._values_sub = self.session.subscribe(_ROOT_VALUES, history=False)
         self._tree: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -242,9 +254,9 @@ class ThreadStream:
         if self._closed:
             return
         self._closed = True
-        for feed, _ in list(self._feeds.values()):
-            feed.fail_closed()
-        self._feeds.clear()
+        for sink in list(self._sinks.values()):
+            sink.fail_closed()
+        self._sinks.clear()
         for event, slot in self._waiters.values():
             slot.append(ThreadClosed("the thread stream was closed"))
             event.set()
@@ -439,6 +451,7 @@ class ThreadStream:
     # -- dispatch --------------------------------------------------------------
 
     async def _dispatch(self, event: Event, targets: tuple[Subscription, ...]) -> None:
+        last: Sink | None = None
         for sub in targets:
             if sub is self._runs_sub:
                 if event.method == "lifecycle":
@@ -448,13 +461,10 @@ class ThreadStream:
                 continue
             if sub is self._values_sub:
                 continue
-            entry = self._feeds.get(sub.id)
-            if entry is None:
-                continue
-            feed, transform = entry
-            item = transform(event) if transform is not None else event
-            if item is not None:
-                await feed.put(item)
+            sink = self._sinks.get(sub.id)
+            if sink is not None and sink is not last:
+                last = sink  # a sink's two subscriptions both match a root lifecycle event
+                await sink.put(event)
         self._progress.set()
 
     def _observe_tree(self, event: Event) -> None:
@@ -482,32 +492,30 @@ class ThreadStream:
 
     # -- subscriptions -------------------------------------------------------------
 
-    def open_feed(
-        self,
-        stream_filter: StreamFilter,
-        *,
-        history: bool = True,
-        transform: Callable[[Event], Any] | None = None,
-        max_queue_size: int | None = None,
-    ) -> Feed[Any]:
-        """A feed of the events ``stream_filter`` matches (reopening the stream if needed)."""
-        if self._closed:
-            raise ThreadClosed("the thread stream is closed")
-        sub = self.session.subscribe(stream_filter, history=history)
+    async def _run_sink(
+        self, make_sink: Callable[[], Sink], stream_filter: StreamFilter, *, history: bool = True
+    ) -> AsyncIterator[Any]:
+        """Subscribe ``stream_filter``, feed a new sink from the pump, yield what it queues.
 
-        def on_close() -> None:
-            self._feeds.pop(sub.id, None)
-            self.session.unsubscribe(sub)
-
-        feed: Feed[Any] = Feed(
-            max_queue_size=max_queue_size or self.max_queue_size,
-            overflow=self.overflow,
-            on_close=on_close,
-        )
-        self._feeds[sub.id] = (feed, transform)
+        A sink also needs the root's lifecycle events to know where its run ends;
+        when ``stream_filter`` does not carry them, a second subscription does.
+        """
+        await self._ensure_pump_soon()
+        sink = make_sink()
+        subs = [self.session.subscribe(stream_filter, history=history)]
+        if not stream_filter.matches("lifecycle", ()):
+            subs.append(self.session.subscribe(_ROOT_LIFECYCLE, history=history))
+        for sub in subs:
+            self._sinks[sub.id] = sink
         if self.session.needs_reopen():
             self._pump.request_reopen()
-        return feed
+        try:
+            async for item in sink.feed:
+                yield item
+        finally:
+            for sub in subs:
+                self._sinks.pop(sub.id, None)
+                self.session.unsubscribe(sub)
 
     def subscribe(
         self,
@@ -516,23 +524,62 @@ class ThreadStream:
         namespaces: Sequence[Sequence[str]] | None = None,
         depth: int | None = None,
         history: bool = True,
+        whole_thread: bool = False,
     ) -> AsyncIterator[Event]:
-        """Raw events of ``channels`` (and scope), from the start of the thread if ``history``."""
-        stream_filter = StreamFilter(channels=frozenset(channels), namespaces=namespaces, depth=depth)
-        return self._iterate(stream_filter, history=history)
+        """Raw events of ``channels`` in the given scope.
+
+        Like every projection, the loop covers one run (from its start, with
+        ``history``) and ends after its terminal event; ``whole_thread=True``
+        follows every run until the loop or the thread stream is closed.
+        """
+        stream_filter = StreamFilter(
+            channels=frozenset(channels), namespaces=namespaces, depth=depth
+        )
+        return self._run_sink(
+            lambda: RawSink(self, None if whole_thread else RunScope.for_thread(self)),
+            stream_filter,
+            history=history,
+        )
 
     @property
     def events(self) -> AsyncIterator[Event]:
-        """Every event of every channel, from the start of the thread."""
-        from threadwire.protocol import ALL_CHANNELS
+        """Every event of every channel of the whole thread, from its start."""
+        return self._run_sink(
+            lambda: RawSink(self, None), StreamFilter(channels=ALL_CHANNELS), history=True
+        )
 
-        return self._iterate(StreamFilter(channels=ALL_CHANNELS), history=True)
+    # -- projections ------------------------------------------------------------------
 
-    async def _iterate(self, stream_filter: StreamFilter, *, history: bool) -> AsyncIterator[Event]:
-        await self._ensure_pump_soon()
-        feed = self.open_feed(stream_filter, history=history)
-        async for event in feed:
-            yield event
+    @property
+    def values(self) -> ValuesView:
+        """Each root state snapshot of the run (see :class:`ValuesView`)."""
+        return ValuesView(self)
+
+    @property
+    def messages(self) -> MessagesView:
+        """A live :class:`MessageStream` per root message of the run."""
+        return MessagesView(self)
+
+    @property
+    def tool_calls(self) -> ToolCallsView:
+        """A live :class:`ToolCallHandle` per root tool call of the run."""
+        return ToolCallsView(self)
+
+    @property
+    def subgraphs(self) -> SubgraphsView:
+        """A :class:`SubgraphHandle` per child namespace of the root; theirs go deeper."""
+        return SubgraphsView(self)
+
+    subagents = subgraphs
+
+    @property
+    def extensions(self) -> ExtensionsView:
+        """``thread.extensions[name]``: payloads of the run's named custom events."""
+        return ExtensionsView(self)
+
+    def interleave_projections(self, names: Sequence[str]) -> AsyncIterator[tuple[str, Any]]:
+        """``(name, item)`` of several projections, in the server's order."""
+        return interleave(self, names)
 
     async def _ensure_pump_soon(self) -> None:
         """Start the pump if the thread exists (explicit id) or a run was started."""

@@ -125,7 +125,7 @@ def decode_event_object(obj: dict[str, Any]) -> Event:
     else:
         namespace = ()
     channel = _channel(method, data) if method in _SPECIAL_METHODS else method
-    return _new_tuple(  # type: ignore[no-any-return]
+    return _new_tuple(
         Event, (method, channel, namespace, data, seq, event_id, timestamp, None, None)
     )
 
@@ -176,7 +176,7 @@ def _decode_event_general(obj: dict[str, Any]) -> Event:
         return _bad_event(obj)
     channel = _channel(method, data) if method in _SPECIAL_METHODS else method
     extra = {k: v for k, v in params.items() if k not in _KNOWN_PARAMS} or None
-    return _new_tuple(  # type: ignore[no-any-return]
+    return _new_tuple(
         Event, (method, channel, namespace, data, seq, event_id, timestamp, node, extra)
     )
 
@@ -194,7 +194,11 @@ def _bad_event(obj: dict[str, Any]) -> Event:
     if type(params) is not dict:
         raise RemoteProtocolError(f"{method} event 'params' must be an object")
     f.opt_int(obj, "seq", "")
-    f.opt_str(obj, "event_id", "")
+    # Read as the hot path reads it: a null event_id falls back to eventId.
+    event_id = obj.get("event_id")
+    if event_id is None:
+        event_id = obj.get("eventId")
+    f.opt_str({"event_id": event_id}, "event_id", "")
     f.opt_str(params, "node", "params")
     timestamp = params.get("timestamp")
     if timestamp is not None and type(timestamp) not in (int, float):

@@ -251,6 +251,10 @@ class InterruptResponse:
         }
 
 
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 def _respond_extras(cmd: Any, params: dict[str, Any]) -> dict[str, Any]:
     _put(params, "update", cmd.update)
     _put(params, "goto", cmd.goto)
@@ -261,7 +265,7 @@ def _respond_extras(cmd: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def _extras_from(params: Mapping[str, Any], method: str) -> dict[str, Any]:
     try:
-        extras = {
+        extras: dict[str, Any] = {
             "update": f.opt_dict(params, "update", "params"),
             "config": f.opt_dict(params, "config", "params"),
             "metadata": f.opt_dict(params, "metadata", "params"),
@@ -330,7 +334,7 @@ class InputRespondBatch(Command):
     """Answer several interrupts at once (all or nothing on the real server)."""
 
     method: ClassVar[str] = "input.respond"
-    responses: tuple[InterruptResponse, ...] = attrs.field(converter=tuple)
+    responses: tuple[InterruptResponse, ...] = attrs.field(converter=_as_tuple)
     update: Mapping[str, Any] | None = None
     goto: Any = None
     config: Mapping[str, Any] | None = None

@@ -107,8 +107,7 @@ class ServerConnection:
                 return NEED_DATA
             if event is h11.PAUSED:
                 return NEED_DATA  # a response is still being written
-            kind = type(event)
-            if kind is h11.Request:
+            if isinstance(event, h11.Request):
                 self._request = event
                 self._body = []
                 self._size = 0
@@ -119,7 +118,7 @@ class ServerConnection:
                         f"{self.limits.max_body_size}",
                         hint="413",
                     )
-            elif kind is h11.Data:
+            elif isinstance(event, h11.Data):
                 self._size += len(event.data)
                 if self._size > self.limits.max_body_size:
                     raise RemoteProtocolError(
@@ -127,9 +126,9 @@ class ServerConnection:
                         hint="413",
                     )
                 self._body.append(bytes(event.data))
-            elif kind is h11.EndOfMessage:
+            elif isinstance(event, h11.EndOfMessage):
                 return self._finish_request()
-            elif kind is h11.ConnectionClosed:
+            elif isinstance(event, h11.ConnectionClosed):
                 return None
 
     def _finish_request(self) -> HTTPRequest:

@@ -10,13 +10,15 @@ drop (the official SDK drops it).
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 
 from ._codec import decode_event_object, decode_object, loads
 from ._errors import RemoteProtocolError
 from ._events import Message
 from ._limits import DEFAULT_LIMITS, Limits
-from ._sse import SSEComment, SSEParser
+from ._sse import RawMessage, SSEComment, SSEParser
 
 __all__ = ["EventStreamDecoder"]
 
@@ -50,10 +52,11 @@ class EventStreamDecoder:
                 if type(raw) is SSEComment:
                     append(raw)
                     continue
+                data = cast(RawMessage, raw)[1]
                 try:
-                    obj = json_loads(raw[1])  # type: ignore[index]
+                    obj = json_loads(data)
                 except orjson.JSONDecodeError:
-                    loads(raw[1])  # type: ignore[index]  # raises the protocol error
+                    loads(data)  # raises the protocol error naming the problem
                 if type(obj) is dict and obj.get("type") == "event":
                     append(decode_event(obj))
                 elif type(obj) is dict:
