@@ -40,7 +40,7 @@ from threadwire.protocol import (
     SubscriptionReconnect,
     SubscriptionSubscribe,
 )
-from threadwire.protocol._errors import HTTPStatusError
+from threadwire.protocol._errors import HTTPStatusError, StreamTruncated
 from threadwire.protocol._sse import SSEComment
 
 from ._errors import NetworkError, RetriesExhausted, StreamIdle, TransportError
@@ -133,7 +133,7 @@ class EventPump:
     def _classify(exc: BaseException) -> Failure:
         if isinstance(exc, HTTPStatusError):
             return Failure.http_status(exc.status, exc.detail or "")
-        if isinstance(exc, TransportError | OSError):
+        if isinstance(exc, TransportError | OSError | StreamTruncated):
             return Failure.network(str(exc))
         raise exc
 
@@ -155,7 +155,7 @@ class EventPump:
             try:
                 with anyio.move_on_after(max(timeout, 0)) as idle_scope:
                     items = await _first(conn.receive(), reopen)
-            except (TransportError, OSError) as exc:
+            except (TransportError, OSError, StreamTruncated) as exc:
                 return Failure.network(str(exc)), exc
             except ReplayMismatch as exc:
                 return Failure.network(str(exc)), exc
@@ -220,6 +220,7 @@ async def _first(receive: Awaitable[list[Any] | None], reopen: anyio.Event) -> A
             close()
         return _REOPEN
     result: Any = _REOPEN
+    error: Exception | None = None
     async with anyio.create_task_group() as tg:
 
         async def wait_reopen() -> None:
@@ -227,6 +228,11 @@ async def _first(receive: Awaitable[list[Any] | None], reopen: anyio.Event) -> A
             tg.cancel_scope.cancel()
 
         tg.start_soon(wait_reopen)
-        result = await receive
+        try:
+            result = await receive
+        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+            error = exc  # keep it out of an ExceptionGroup: the caller classifies it
         tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
     return result

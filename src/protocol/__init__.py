@@ -56,6 +56,7 @@ from ._errors import (
     LocalProtocolError,
     ProtocolError,
     RemoteProtocolError,
+    StreamTruncated,
 )
 from ._events import (
     CHANNELS,
@@ -148,6 +149,7 @@ __all__ = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "LimitExceeded",
+    "StreamTruncated",
     "CommandError",
     "HTTPStatusError",
     "Limits",

@@ -23,6 +23,7 @@ __all__ = [
     "LocalProtocolError",
     "RemoteProtocolError",
     "LimitExceeded",
+    "StreamTruncated",
     "CommandError",
     "HTTPStatusError",
 ]
@@ -68,6 +69,14 @@ class LimitExceeded(RemoteProtocolError):
         super().__init__(message)
         self.limit = limit
         self.value = value
+
+
+class StreamTruncated(RemoteProtocolError):
+    """The connection ended in the middle of a message (a chunk, a body, an event).
+
+    Unlike other remote errors this is what a network failure looks like, so
+    reconnect policies treat it as one. ``partial`` keeps what was cut off.
+    """
 
 
 class CommandError(Exception):

@@ -29,7 +29,7 @@ import h11
 import orjson
 
 from ._codec import decode_object, dumps
-from ._errors import HTTPStatusError, LocalProtocolError, RemoteProtocolError
+from ._errors import HTTPStatusError, LocalProtocolError, RemoteProtocolError, StreamTruncated
 from ._events import CommandFailure, CommandSuccess, Message
 from ._http import JSON_HEADERS, STREAM_HEADERS, Endpoint, build_headers, thread_path
 from ._limits import DEFAULT_LIMITS, Limits
@@ -108,6 +108,8 @@ def _next_h11(conn: h11.Connection) -> Any:
     try:
         return conn.next_event()
     except h11.RemoteProtocolError as exc:
+        if conn.their_state is h11.SEND_BODY or "incomplete" in str(exc):
+            raise StreamTruncated(f"connection closed in the middle of the response: {exc}") from None
         raise RemoteProtocolError(f"malformed HTTP response: {exc}") from None
 
 
