@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import _cli_replay
+from . import _cli_replay, _cli_stream
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (_cli_replay,)
+SUBCOMMANDS: tuple[ModuleType, ...] = (_cli_replay, _cli_stream)
 """The subcommand modules, in the order ``--help`` lists them."""
 
 

@@ -247,7 +247,14 @@ class ThreadStream:
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         await self.close()
         tg, self._tg = self._tg, None
-        return await tg.__aexit__(*exc_info)  # type: ignore[no-any-return]
+        try:
+            return await tg.__aexit__(*exc_info)  # type: ignore[no-any-return]
+        except BaseExceptionGroup as group:
+            # The task group wraps even a single error (the body's or the pump's);
+            # callers expect `except RunFailed:` or `except RetriesExhausted:` to work.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from group.exceptions[0].__cause__
+            raise
 
     async def close(self) -> None:
         """Stop the stream: feeds end with :class:`ThreadClosed`, the pump is cancelled."""
