@@ -11,8 +11,10 @@ A filter has ``channels``, optional ``namespaces`` (prefixes) and an optional
    has no ``:`` and equals ``ns[i]`` with its ``:suffix`` removed (so
    ``["child"]`` matches ``["child:1f3a"]`` but ``["child:1"]`` does not match
    ``["child:12"]``);
-3. with a depth, ``len(ns) - len(p) <= depth`` for a matching prefix (the
-   empty prefix when no namespaces are given).
+3. with a depth, ``len(ns) - len(p) <= depth`` for a matching prefix. The
+   server ignores a depth given without namespaces; a :class:`StreamFilter`
+   built that way counts from the root instead and sends ``namespaces: [[]]``,
+   so both sides agree on what it means.
 
 :func:`union` builds the one filter a shared stream needs for several
 subscriptions, and :func:`covers` says whether a stream opened with one filter
@@ -47,7 +49,12 @@ ALL_CHANNELS: Final = (
 def _channels(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         raise LocalProtocolError(f"channels must be a collection of strings, not the string {value!r}")
-    result = frozenset(value)
+    try:
+        result = frozenset(value)
+    except TypeError:  # not iterable, or unhashable entries
+        raise LocalProtocolError(
+            f"channels must be a collection of strings, got {value!r}"
+        ) from None
     if not result:
         raise LocalProtocolError("a filter needs at least one channel")
     for channel in result:
@@ -59,11 +66,15 @@ def _channels(value: Iterable[str]) -> frozenset[str]:
 def _namespaces(value: Iterable[Sequence[str]] | None) -> tuple[tuple[str, ...], ...] | None:
     if value is None:
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) or not isinstance(value, Iterable):
         raise LocalProtocolError("namespaces must be a collection of namespaces")
     result: list[tuple[str, ...]] = []
     for ns in value:
-        if isinstance(ns, str) or not all(isinstance(s, str) for s in ns):
+        if (
+            not isinstance(ns, Sequence)
+            or isinstance(ns, str)
+            or not all(isinstance(s, str) for s in ns)
+        ):
             raise LocalProtocolError(f"a namespace must be a sequence of strings, got {ns!r}")
         if tuple(ns) not in result:
             result.append(tuple(ns))
@@ -101,6 +112,12 @@ class StreamFilter:
         default=None, converter=_namespaces
     )
     depth: int | None = attrs.field(default=None, converter=_depth)
+
+    def __attrs_post_init__(self) -> None:
+        # The server ignores a depth that comes without namespaces (it has no prefix to
+        # count from). A caller who gives one means "from the root": say so on the wire.
+        if self.namespaces is None and self.depth is not None:
+            object.__setattr__(self, "namespaces", ((),))
 
     def matches_channel(self, channel: str) -> bool:
         if channel in self.channels:
@@ -154,11 +171,8 @@ def union(filters: Iterable[StreamFilter]) -> StreamFilter:
         namespaces = tuple(ns for item in items for ns in item.namespaces or ())
     depths = [item.depth for item in items]
     depth = None if any(d is None for d in depths) else max(d for d in depths if d is not None)
-    if namespaces is None and depth is not None:
-        # Scoped filters deepen the root-relative depth; unscoped only counts from root.
-        for item in items:
-            for ns in item.namespaces or ():
-                depth = max(depth, len(ns) + (item.depth or 0))
+    if namespaces is None:
+        depth = None  # the server ignores a depth without namespaces
     return StreamFilter(channels=channels, namespaces=namespaces, depth=depth)
 
 

@@ -2,9 +2,11 @@
 
 All transitions of a run live in :data:`RUN_TRANSITIONS`, one table in one
 place (h11's rule). This file does not know which role we play: the producer
-checks its own output with the same table. Inputs are the root ``lifecycle``
-statuses; a root status not in the table for the current state is a
-:class:`RemoteProtocolError`.
+checks its own output with the same table, restricted to its strict part
+(:data:`STRICT_RUN_TRANSITIONS`: no duplicates, no terminal without a start),
+which is also what it uses for child namespaces (``started`` -> terminal).
+Inputs are the root ``lifecycle`` statuses; a root status not in the table for
+the current state is a :class:`RemoteProtocolError`.
 
 Several runs follow each other on one thread: a ``running`` after a terminal
 status starts the next run. Events after a terminal status are still accepted
@@ -25,6 +27,7 @@ from ._events import Event
 __all__ = [
     "RunState",
     "RUN_TRANSITIONS",
+    "STRICT_RUN_TRANSITIONS",
     "Run",
     "Interrupt",
     "RunTracker",
@@ -45,19 +48,25 @@ class RunState(Enum):
 
 _TERMINALS: Final = (RunState.INTERRUPTED, RunState.COMPLETED, RunState.FAILED)
 
-RUN_TRANSITIONS: Final[dict[tuple[RunState, str], RunState]] = {
+STRICT_RUN_TRANSITIONS: Final[dict[tuple[RunState, str], RunState]] = {
     # A run starts: from nothing, or after the previous run ended.
     (RunState.IDLE, "running"): RunState.RUNNING,
     (RunState.IDLE, "started"): RunState.RUNNING,
     **{(state, "running"): RunState.RUNNING for state in _TERMINALS},
     **{(state, "started"): RunState.RUNNING for state in _TERMINALS},
-    # A repeated running/started of the current run is no change.
-    (RunState.RUNNING, "running"): RunState.RUNNING,
-    (RunState.RUNNING, "started"): RunState.RUNNING,
     # A run ends, exactly once.
     (RunState.RUNNING, "completed"): RunState.COMPLETED,
     (RunState.RUNNING, "failed"): RunState.FAILED,
     (RunState.RUNNING, "interrupted"): RunState.INTERRUPTED,
+}
+"""The transitions a well-formed stream makes; a producer emits nothing else."""
+
+RUN_TRANSITIONS: Final[dict[tuple[RunState, str], RunState]] = {
+    **STRICT_RUN_TRANSITIONS,
+    # What a reader must tolerate besides:
+    # A repeated running/started of the current run is no change.
+    (RunState.RUNNING, "running"): RunState.RUNNING,
+    (RunState.RUNNING, "started"): RunState.RUNNING,
     # A stream resumed with ``since`` may begin after the run's ``running``.
     (RunState.IDLE, "completed"): RunState.COMPLETED,
     (RunState.IDLE, "failed"): RunState.FAILED,
@@ -163,6 +172,8 @@ class RunTracker:
                 f"root lifecycle {status!r} is not allowed while the run is {state.value}"
                 + (f" (run {current.run_id})" if current and current.run_id else "")
             )
+        if nxt is state and nxt in _TERMINALS:
+            return  # the same terminal again: a duplicate, not a second ending
         starts_run = nxt is RunState.RUNNING and (
             state is not RunState.RUNNING
             or (run_id is not None and current is not None and run_id != current.run_id)

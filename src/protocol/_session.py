@@ -155,6 +155,8 @@ class ClientSession:
         self._routes: dict[tuple[str, tuple[str, ...]], tuple[Subscription, ...]] = {}
         self._root_routes: dict[str, tuple[Subscription, ...]] = {}
         self._catching_up = False
+        # Subscriptions the open stream is replaying history for (see stream_opened).
+        self._replaying: list[Subscription] = []
         self.stream_filter: StreamFilter | None = None
         """The filter of the stream that is open (or was last opened)."""
         # The window: seq -> (event_id, channel) for the last N events, in a ring.
@@ -165,7 +167,7 @@ class ClientSession:
         self._ring_pos = 0
         self._evicted = False
         self._ids: dict[str, None] = {}  # event ids of events that had no seq
-        self._anchor: tuple[int, str | None] | None = None
+        self._anchor: tuple[int, tuple[str | None, str] | None] | None = None
         self._realign: dict[tuple[str | None, str], int] | None = None
 
     # -- commands ----------------------------------------------------------
@@ -308,12 +310,14 @@ class ClientSession:
             )
         sub = Subscription(id=self._next_sub, filter=stream_filter)
         self._next_sub += 1
-        if history and self.last_seq > 0:
-            sub.history_through = 0
-            sub.live = False
-            self._catching_up = True
-        else:
-            sub.history_through = self.last_seq
+        # Live at once only if nothing before now is owed to it and the open stream
+        # already carries its events. Otherwise it waits, seeing nothing, until a
+        # stream opened after now replays from its cursor (events that keep coming
+        # on the old stream meanwhile are in that replay).
+        sub.history_through = 0 if history else self.last_seq
+        sub.live = sub.history_through >= self.last_seq and (
+            self.stream_filter is None or covers(self.stream_filter, stream_filter)
+        )
         self._subs.append(sub)
         self._clear_routes()
         return sub
@@ -324,7 +328,9 @@ class ClientSession:
             self._subs.remove(sub)
             sub.active = False
             self._clear_routes()
-            self._catching_up = any(not s.live for s in self._subs)
+            if sub in self._replaying:
+                self._replaying.remove(sub)
+                self._catching_up = bool(self._replaying)
 
     def needs_reopen(self) -> bool:
         """Whether the open stream cannot serve every subscription as asked.
@@ -335,7 +341,7 @@ class ClientSession:
         """
         if self.stream_filter is None or self._realign is not None:
             return True
-        if any(not s.live for s in self._subs):
+        if any(not s.live and s not in self._replaying for s in self._subs):
             return True
         return not covers(self.stream_filter, self.wanted_filter())
 
@@ -364,13 +370,22 @@ class ClientSession:
         self._anchor = None
         if request.since is not None:
             anchor_seq = request.since + 1
-            seen = self._window.get(anchor_seq)
             # Only an event still in the window can serve as the anchor.
-            self._anchor = (anchor_seq, seen[0] if seen is not None else None)
-        if self._realign is not None:
-            for sub in self._subs:
-                sub.live = True
-            self._catching_up = False
+            self._anchor = (anchor_seq, self._window.get(anchor_seq))
+        # A subscription added while this stream was being opened (its request was
+        # made before the subscription existed) is live only if the stream covers it.
+        for sub in self._subs:
+            if sub.live and not covers(request.filter, sub.filter):
+                sub.live = False
+        # This stream catches up the waiting subscriptions it replays far enough
+        # back for and carries the events of; the others keep waiting.
+        start = request.since or 0
+        self._replaying = [
+            s
+            for s in self._subs
+            if not s.live and start <= s.history_through and covers(request.filter, s.filter)
+        ]
+        self._catching_up = bool(self._replaying)
         self._clear_routes()
 
     # -- events ----------------------------------------------------------------
@@ -411,19 +426,8 @@ class ClientSession:
             return targets
         return self._receive_slow(event, seq)
 
-    def _remember(self, seq: int, event_id: str | None, channel: str) -> None:
-        pos = self._ring_pos
-        old = self._ring[pos]
-        if old is not None:
-            del self._window[old]
-            self._evicted = True
-        self._ring[pos] = seq
-        pos += 1
-        self._ring_pos = 0 if pos == self._ring_size else pos
-        self._window[seq] = (event_id, channel)
-
     def _route(self, event: Event) -> tuple[Subscription, ...]:
-        targets = tuple(s for s in self._subs if s.matches(event))
+        targets = tuple(s for s in self._subs if s.live and s.matches(event))
         if event.namespace:
             self._routes[(event.channel, event.namespace)] = targets
         else:
@@ -435,38 +439,48 @@ class ClientSession:
         self._root_routes.clear()
 
     def _all_live(self) -> None:
-        for sub in self._subs:
+        # The replay has reached new events: its subscriptions are caught up.
+        for sub in self._replaying:
             sub.live = True
+        self._replaying = []
         self._catching_up = False
+        self._clear_routes()
+
+    def _catch_up(self, seq: int, event: Event) -> tuple[Subscription, ...]:
+        """Hand an event the session already had (at ``seq``) to the replaying subscriptions."""
+        targets = []
+        for sub in self._replaying:
+            if seq > sub.history_through:
+                sub.history_through = seq
+                if sub.matches(event):
+                    targets.append(sub)
+        return tuple(targets)
 
     def _receive_slow(self, event: Event, seq: int | None) -> tuple[Subscription, ...]:
         if seq is None:
             return self._receive_unnumbered(event)
         if self._realign is not None:
             return self._receive_realigning(event, seq)
+        # Compare event id *and* channel: on the real server a live-only named custom
+        # event's id is reused, after renumbering, by the plain custom event after it.
+        fingerprint = (event.event_id, event.channel)
         if self._anchor is not None:
-            anchor_seq, anchor_id = self._anchor
+            anchor_seq, anchor = self._anchor
             self._anchor = None
-            if anchor_id is not None and (
-                seq > anchor_seq or (seq == anchor_seq and event.event_id != anchor_id)
+            if anchor is not None and (
+                seq > anchor_seq or (seq == anchor_seq and fingerprint != anchor)
             ):
                 # The event we resumed on is missing, or another event has its seq.
-                self._mismatch(anchor_seq, anchor_id, event.event_id if seq == anchor_seq else None)
+                self._mismatch(anchor_seq, anchor[0], event.event_id if seq == anchor_seq else None)
             if seq > self.last_seq:
                 return self.receive_event(event)
         seen = self._window.get(seq)
-        if seen is not None and seen[0] != event.event_id:
+        if seen is not None and seen != fingerprint:
             self._mismatch(seq, seen[0], event.event_id)
         # An event we already have: new only for subscriptions catching up on it.
         if not self._catching_up:
             return _NO_TARGETS
-        targets = []
-        for sub in self._subs:
-            if not sub.live and seq > sub.history_through:
-                sub.history_through = seq
-                if sub.matches(event):
-                    targets.append(sub)
-        return tuple(targets)
+        return self._catch_up(seq, event)
 
     def _receive_unnumbered(self, event: Event) -> tuple[Subscription, ...]:
         event_id = event.event_id
@@ -497,23 +511,32 @@ class ClientSession:
         assert realign is not None
         fingerprint = (event.event_id, event.channel)
         last = self._window.get(self.last_seq)
-        if fingerprint in realign:
+        old_seq = realign.get(fingerprint)
+        if old_seq is not None:
+            # Known: new only for replaying subscriptions not yet past it.
+            targets = self._catch_up(old_seq, event) if self._catching_up else _NO_TARGETS
             if last is not None and fingerprint == last:
                 # The last event we had: adopt the stream's numbering from here on.
                 self._realign = None
                 self._renumber(seq)
-            return _NO_TARGETS
+            return targets
         if self._evicted:
             raise ReplayDiverged(
                 f"cannot realign the replay at seq {seq}: event {event.event_id!r} is not among "
                 f"the last {self.limits.dedup_window} events (dedup_window), so it may or may "
                 "not have been delivered already"
             )
+        # Delivered now: known from here on, should this replay be cut and repeated.
+        realign[fingerprint] = 0
         if event.method in _TRACKED:
             self.runs.observe(event)
-        return tuple(s for s in self._subs if s.matches(event))
+        return tuple(s for s in self._subs if (s.live or s in self._replaying) and s.matches(event))
 
     def _renumber(self, seq: int) -> None:
+        # The window's seqs are in the old numbering: forget them, and treat them as
+        # evicted, so a later realignment fails loudly rather than repeat them.
+        self._evicted = True
+        self._all_live()
         self._window.clear()
         self._ring = [None] * self._ring_size
         self._ring_pos = 0
