@@ -416,7 +416,12 @@ def _filter_params(cmd: Any) -> dict[str, Any]:
 
 @attrs.frozen(kw_only=True)
 class SubscriptionSubscribe(Command):
-    """Add a subscription on this connection (WebSocket)."""
+    """Add a subscription on this connection (WebSocket).
+
+    ``since`` asks for a replay of ``seq > since`` only; the real server ignores
+    it and replays everything it holds (clients drop what they have), a
+    threadwire server honours it.
+    """
 
     method: ClassVar[str] = "subscription.subscribe"
     channels: tuple[str, ...] = attrs.field(converter=_channels)
@@ -424,9 +429,13 @@ class SubscriptionSubscribe(Command):
         default=None, converter=_namespaces
     )
     depth: int | None = attrs.field(default=None, converter=_depth)
+    since: int | None = attrs.field(default=None, converter=_since)
 
     def params(self) -> dict[str, Any]:
-        return _filter_params(self)
+        params = _filter_params(self)
+        if self.since is not None:
+            params["since"] = self.since
+        return params
 
     def parse_result(self, result: Any) -> SubscribeResult:
         return _subscribe_result(result, self.method)
@@ -436,7 +445,8 @@ class SubscriptionSubscribe(Command):
         channels = _params_channels(params, cls.method)
         namespaces = _params_namespaces(params, cls.method)
         depth = _params_uint(params, "depth", cls.method)
-        return cls(channels=channels, namespaces=namespaces, depth=depth)
+        since = _params_uint(params, "since", cls.method)
+        return cls(channels=channels, namespaces=namespaces, depth=depth, since=since)
 
 
 @attrs.frozen(kw_only=True)

@@ -102,9 +102,11 @@ _COLON: Final = 0x3A
 # algorithm as under this pattern, so the parser takes runs of them with one
 # anchored regex match each and falls back to the line-by-line algorithm for
 # anything else (comments, several data lines, other fields, empty ids). The
-# possessive quantifiers keep the scan of long data lines linear.
+# possessive quantifiers keep the scan of long data lines linear; the one after
+# ``id:`` also stops ``id: `` from backtracking into an id of one space (WHATWG
+# removes that space, leaving an empty id that resets the last event ID).
 _CANONICAL_BLOCK: Final = re.compile(
-    rb"(?:event: ?([^\n]*+)\n)?data: ?([^\n]*+)\n(?:id: ?([^\n\x00]++)\n)?\n"
+    rb"(?:event: ?([^\n]*+)\n)?data: ?([^\n]*+)\n(?:id: ?+([^\n\x00]++)\n)?\n"
 )
 
 RawMessage = tuple[bytes | None, bytes, bytes]
@@ -181,6 +183,7 @@ class SSEParser:
         if self._eof:
             raise LocalProtocolError("SSEParser.receive_data called after end of input")
         if self._error is not None:
+            self._eof = not data  # keep at_eof true to its word; the error stays
             return
         if not data:
             self._finish()
@@ -203,10 +206,11 @@ class SSEParser:
         cut = data.rfind(b"\n") + 1
         self._buf = data[cut:]
         try:
-            if len(self._buf) > self._limits.max_line_length:
-                self._line_too_long(len(self._buf))
+            # Complete lines first: the events before an overlong line are delivered.
             if cut:
                 self._scan(data, cut)
+            if len(self._buf) > self._limits.max_line_length:
+                self._line_too_long(len(self._buf))
         except RemoteProtocolError as exc:
             self._error = exc
             self._buf = b""
@@ -239,7 +243,7 @@ class SSEParser:
                 # Between events: take canonical blocks while there are some.
                 while (m := match(text, pos, end)) is not None:
                     if not checked:
-                        self._check_block(m.end() - pos)
+                        self._check_block(m)
                     event, data, last_id = m.groups()
                     if last_id is not None:
                         self._last_id = last_id
@@ -253,11 +257,23 @@ class SSEParser:
             self._line(text[pos:nl])
             pos = nl + 1
 
-    def _check_block(self, size: int) -> None:
-        if size > self._small:
-            if size > self._limits.max_line_length:
-                self._line_too_long(size)
-            self._too_big(size)
+    def _check_block(self, m: re.Match[bytes]) -> None:
+        """The line-by-line path's checks, in its order, for one canonical block.
+
+        Each line against ``max_line_length`` and the data (plus its LF) against
+        ``max_event_size``, so a limit gives the same answer whichever path a
+        chunking sends the block down.
+        """
+        start = m.start()
+        for group in (1, 2, 3):
+            end = m.end(group)
+            if end < 0:  # no event or no id line
+                continue
+            if end - start > self._limits.max_line_length:
+                self._line_too_long(end - start)
+            if group == 2 and end - m.start(2) + 1 > self._limits.max_event_size:
+                self._too_big(end - m.start(2) + 1)
+            start = end + 1
 
     def _too_big(self, size: int) -> None:
         limit = self._limits.max_event_size
@@ -366,6 +382,13 @@ def _check_field(name: str, value: str) -> None:
         raise LocalProtocolError(f"SSE {name} must not contain CR or LF: {value!r}")
 
 
+def _encode(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
+        raise LocalProtocolError(f"SSE text must be encodable as UTF-8: {exc}") from None
+
+
 def serialize_message(
     data: str, *, event: str | None = None, id: str | int | None = None, newline: str = "\r\n"
 ) -> bytes:
@@ -393,7 +416,7 @@ def serialize_message(
             raise LocalProtocolError("SSE id must not contain NUL (clients ignore such ids)")
         parts.append(f"id: {id_text}{newline}")
     parts.append(newline)
-    return "".join(parts).encode()
+    return _encode("".join(parts))
 
 
 def serialize_comment(text: str = "heartbeat", *, newline: str = "\r\n") -> bytes:
@@ -401,7 +424,7 @@ def serialize_comment(text: str = "heartbeat", *, newline: str = "\r\n") -> byte
     if newline not in ("\r\n", "\n"):
         raise LocalProtocolError(f"newline must be CRLF or LF, not {newline!r}")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return ("".join(f": {line}{newline}" for line in lines) + newline).encode()
+    return _encode("".join(f": {line}{newline}" for line in lines) + newline)
 
 
 def serialize_retry(milliseconds: int, *, newline: str = "\r\n") -> bytes:
