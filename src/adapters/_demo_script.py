@@ -258,6 +258,7 @@ class _Script:
         self.interrupt_id = interrupt_id
         self.messages = 0
         self.state: list[dict[str, Any]] = [{"type": "human", "content": DEMO_QUESTION}]
+        self.extra: dict[str, Any] = {}  # other state keys, kept in every later snapshot
 
     def part(self, method: str, data: Any, ns: tuple[str, ...] = (), **kw: Any) -> PushPart:
         return PushPart(Part(method, ns, data, **kw))
@@ -267,8 +268,9 @@ class _Script:
             return [step, Pause(self.o.delay)]
         return [step]
 
-    def values(self, ns: tuple[str, ...] = (), **extra: Any) -> PushPart:
-        return self.part("values", {"messages": list(self.state), **extra}, ns)
+    def values(self, **extra: Any) -> PushPart:
+        self.extra.update(extra)
+        return self.part("values", {"messages": list(self.state), **self.extra})
 
     def message(
         self,
@@ -414,7 +416,7 @@ class _Script:
         elif o.interrupt:
             yield self.part(
                 "values",
-                {"messages": list(self.state)},
+                {"messages": list(self.state), **self.extra},
                 interrupts=({"id": self.interrupt_id, "value": dict(DEMO_INTERRUPT_PAYLOAD)},),
             )
             answers = _answers((yield WaitForInput((self.interrupt_id,))))
@@ -439,7 +441,9 @@ class _Script:
         answered: list[str] = []
         while waiting:
             raised = [{"id": i, "value": dict(payloads[i])} for i in waiting]
-            yield self.part("values", {"messages": list(self.state), "__interrupt__": raised})
+            yield self.part(
+                "values", {"messages": list(self.state), **self.extra, "__interrupt__": raised}
+            )
             answers = _answers((yield WaitForInput(tuple(waiting))))
             for interrupt_id in list(waiting):
                 if interrupt_id in answers:
