@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import _cli_replay, _cli_stream
+from . import _cli_demo, _cli_replay, _cli_serve, _cli_stream
 
 __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (_cli_replay, _cli_stream)
+SUBCOMMANDS: tuple[ModuleType, ...] = (_cli_demo, _cli_stream, _cli_serve, _cli_replay)
 """The subcommand modules, in the order ``--help`` lists them."""
 
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from threadwire.protocol import ALL_CHANNELS, Event, Interrupt
+from threadwire.protocol.projections import unpack_custom
 
 from ._errors import RunFailed, RunInterrupted
 from ._thread import ThreadStream
@@ -157,8 +158,7 @@ class LiveRenderer:
             name = data.get("graph_name") or _label(ns[-1:])
             return self._line(f"{indent[:-2]}{self.s.cyan(mark + ' ' + str(name))} {status}")
         if method == "custom":
-            name = data.get("name")
-            payload = data.get("payload", data) if name else event.data
+            name, payload = unpack_custom(event.data)
             label = f"{name}: " if name else ""
             return self._line(f"{indent}{self.s.dim('⋯ ' + label + _short(payload))}")
         if method == "input.requested":

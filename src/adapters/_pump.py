@@ -37,7 +37,6 @@ from threadwire.protocol import (
     IdleWatchdog,
     ReplayMismatch,
     StreamRequest,
-    SubscriptionReconnect,
     SubscriptionSubscribe,
 )
 from threadwire.protocol._errors import HTTPStatusError, StreamTruncated
@@ -190,17 +189,19 @@ class EventPump:
                 # Unknown message types are ignored, as the protocol asks.
 
     async def _subscribe_in_band(self, conn: WSConnection) -> None:
+        """Subscribe the union filter on a new socket, resuming after ``since``.
+
+        ``subscription.subscribe`` rather than ``reconnect``: the real server
+        answers ``reconnect`` on a fresh socket with ``no_such_run``. It ignores
+        ``since`` and replays all it holds, which the session drops as known; a
+        threadwire server honours ``since``.
+        """
         request = self._session.stream_request()
         f = request.filter
-        if request.since is None:
-            command: Any = SubscriptionSubscribe(
-                channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth
-            )
-        else:
-            command = SubscriptionReconnect(
-                channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth,
-                since=request.since,
-            )
+        command = SubscriptionSubscribe(
+            channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth,
+            since=request.since,
+        )
         outgoing = self._session.send(command)
         await conn.send_command(outgoing)
 

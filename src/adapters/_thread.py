@@ -17,8 +17,9 @@ twice and nobody misses one.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 
@@ -43,10 +44,12 @@ from threadwire.protocol import (
     StreamRequest,
     Subscription,
     SubscriptionReconnect,
+    SubscriptionSubscribe,
 )
 from threadwire.protocol._limits import DEFAULT_LIMITS
 
 from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
+from ._handles import Signal
 from ._pump import EventPump
 from ._streams import SSEConnection, WSConnection
 from ._views import (
@@ -72,17 +75,35 @@ _ROOT_VALUES = StreamFilter(channels={"values"}, namespaces=[()], depth=0)
 _ROOT_LIFECYCLE = StreamFilter(channels={"lifecycle"}, namespaces=[()], depth=0)
 
 
-class _RunWaiter:
-    """Resolves when the run it watches reaches a terminal status."""
+class _Ended(NamedTuple):
+    """A root run that reached its terminal status, as the stream showed it."""
 
-    def __init__(self, run_id: str | None, after_seq: int) -> None:
-        self.run_id = run_id
+    run_id: str | None
+    started_seq: int | None
+    seq: int | None
+    status: str
+    error: str | None
+    values: Any
+    interrupts: list[Interrupt]
+
+
+class _RunWaiter:
+    """A run this stream asked for: the next run to start after ``after_seq``.
+
+    Registered before the command is sent, so a run that ends before its reply
+    comes back is still found; ``run_id`` narrows the match once known.
+    """
+
+    def __init__(self, after_seq: int) -> None:
         self.after_seq = after_seq
-        self.done = anyio.Event()
-        self.status: str | None = None
-        self.error: str | None = None
-        self.values: Any = None
-        self.interrupts: list[Interrupt] = []
+        self.run_id: str | None = None
+        self.failed: BaseException | None = None
+
+    def matches(self, ended: _Ended) -> bool:
+        if self.run_id is not None and ended.run_id is not None:
+            return self.run_id == ended.run_id
+        start = ended.started_seq if ended.started_seq is not None else ended.seq
+        return start is not None and start > self.after_seq
 
 
 class RunAPI:
@@ -110,9 +131,13 @@ class RunAPI:
             langsmith_tracer=langsmith_tracer,
         )
         thread = self._thread
-        mark = thread.session.last_seq
-        result: RunStartResult = await thread.command(command)
-        thread._run_started(result.run_id, mark)
+        waiter = thread._expect_run()
+        try:
+            result: RunStartResult = await thread.command(command)
+        except BaseException as exc:
+            waiter.failed = exc
+            raise
+        waiter.run_id = result.run_id
         return result
 
     async def respond(
@@ -131,9 +156,12 @@ class RunAPI:
             response, interrupt_id=interrupt_id, update=update, goto=goto, config=config,
             metadata=metadata,
         )
-        mark = thread.session.last_seq
-        await thread.command(command)
-        thread._run_started(None, mark)
+        waiter = thread._expect_run()
+        try:
+            await thread.command(command)
+        except BaseException as exc:
+            waiter.failed = exc
+            raise
 
     async def respond_batch(
         self,
@@ -149,9 +177,12 @@ class RunAPI:
         command = thread.session.respond_batch(
             responses, update=update, goto=goto, config=config, metadata=metadata
         )
-        mark = thread.session.last_seq
-        await thread.command(command)
-        thread._run_started(None, mark)
+        waiter = thread._expect_run()
+        try:
+            await thread.command(command)
+        except BaseException as exc:
+            waiter.failed = exc
+            raise
 
 
 class AgentAPI:
@@ -230,9 +261,9 @@ class ThreadStream:
         self._pump_started = False
         self._closed = False
         self._waiters: dict[int, tuple[anyio.Event, list[Any]]] = {}
-        self._run_waiters: list[_RunWaiter] = []
+        self._ended: deque[_Ended] = deque(maxlen=256)
         self._latest_run: _RunWaiter | None = None
-        self._run_started_event = anyio.Event()
+        self._run_changed = Signal()
         self._progress = anyio.Event()
 
     # -- lifetime ----------------------------------------------------------
@@ -267,8 +298,7 @@ class ThreadStream:
         for event, slot in self._waiters.values():
             slot.append(ThreadClosed("the thread stream was closed"))
             event.set()
-        for waiter in self._run_waiters:
-            waiter.done.set()
+        self._run_changed.set()
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
 
@@ -367,39 +397,50 @@ class ThreadStream:
             event, slot = waiter
             slot.append(outcome.error if outcome.error is not None else outcome.result)
             event.set()
-        elif outcome.error is not None and isinstance(outcome.command, SubscriptionReconnect):
+        elif outcome.error is not None and isinstance(
+            outcome.command, SubscriptionSubscribe | SubscriptionReconnect
+        ):
             # resume_gap: what we missed is no longer held by the server. Say so.
             raise outcome.error
 
     # -- runs -----------------------------------------------------------------
 
-    def _run_started(self, run_id: str | None, mark: int) -> None:
-        waiter = _RunWaiter(run_id, mark)
-        self._run_waiters.append(waiter)
+    def _expect_run(self) -> _RunWaiter:
+        """A run is about to be asked for: ``output`` and new loops follow it."""
+        waiter = _RunWaiter(self.session.last_seq)
         self._latest_run = waiter
-        self._run_started_event.set()
-        if self._tg is not None and not self._pump_started:
+        self._run_changed.set()
+        if self._tg is not None and not self._pump_started and not self._closed:
             self._pump_started = True
             self._tg.start_soon(self._pump.run)
+        return waiter
 
     def _on_root_lifecycle(self, event: Event) -> None:
         data = event.data if type(event.data) is dict else {}
         status = data.get("event")
         if status not in _TERMINAL:
             return
-        current = self.session.runs.current
-        run_id = current.run_id if current is not None else None
-        for waiter in list(self._run_waiters):
-            if waiter.run_id is not None and run_id is not None and waiter.run_id != run_id:
-                continue
-            if event.seq is not None and event.seq <= waiter.after_seq:
-                continue
-            waiter.status = str(status)
-            waiter.error = data.get("error") if status == "failed" else None
-            waiter.values = self.session.runs.last_values
-            waiter.interrupts = self.session.runs.pending_interrupts
-            waiter.done.set()
-            self._run_waiters.remove(waiter)
+        runs = self.session.runs
+        current = runs.current
+        error = data.get("error") if status == "failed" else None
+        self._ended.append(
+            _Ended(
+                run_id=current.run_id if current is not None else None,
+                started_seq=current.started_seq if current is not None else None,
+                seq=event.seq,
+                status=str(status),
+                error=error if type(error) is str else None,
+                values=runs.last_values,
+                interrupts=runs.pending_interrupts,
+            )
+        )
+        self._run_changed.set()
+
+    def _find_ended(self, waiter: _RunWaiter) -> _Ended | None:
+        for ended in self._ended:
+            if waiter.matches(ended):
+                return ended
+        return None
 
     @property
     def output(self) -> Any:
@@ -407,36 +448,40 @@ class ThreadStream:
 
         Resolves when the run completes, raises :class:`RunFailed` when it
         fails and :class:`RunInterrupted` when it stops at an interrupt (answer
-        it with ``thread.run.respond`` and await ``output`` again).
+        it with ``thread.run.respond`` and await ``output`` again). Waits up to
+        ``run_start_timeout`` for a run to be started when none was.
         """
         return self._output()
 
     async def _output(self) -> Any:
         waiter = self._latest_run
         if waiter is None:
-            current = self.session.runs.current
-            if current is not None and current.status in _TERMINAL:
-                return self._finished(current.status, current.error, self.session.runs.last_values,
-                                      self.session.runs.pending_interrupts, current.run_id)
+            if self._ended:
+                return self._finished(self._ended[-1])
             with anyio.fail_after(self.run_start_timeout):
-                await self._run_started_event.wait()
+                while self._latest_run is None:
+                    if self._closed:
+                        raise ThreadClosed("the thread stream is closed")
+                    await self._run_changed.wait()
             waiter = self._latest_run
-            assert waiter is not None
         await self._ensure_pump()
-        await waiter.done.wait()
-        if self._closed and waiter.status is None:
-            raise ThreadClosed("the thread stream closed before the run ended")
-        return self._finished(waiter.status, waiter.error, waiter.values, waiter.interrupts,
-                              waiter.run_id)
+        while True:
+            if waiter.failed is not None:
+                raise waiter.failed
+            ended = self._find_ended(waiter)
+            if ended is not None:
+                return self._finished(ended)
+            if self._closed:
+                raise ThreadClosed("the thread stream closed before the run ended")
+            await self._run_changed.wait()
 
     @staticmethod
-    def _finished(status: str | None, error: str | None, values: Any,
-                  interrupts: list[Interrupt], run_id: str | None) -> Any:
-        if status == "failed":
-            raise RunFailed(error, run_id=run_id)
-        if status == "interrupted":
-            raise RunInterrupted(list(interrupts), run_id=run_id)
-        return values
+    def _finished(ended: _Ended) -> Any:
+        if ended.status == "failed":
+            raise RunFailed(ended.error, run_id=ended.run_id)
+        if ended.status == "interrupted":
+            raise RunInterrupted(list(ended.interrupts), run_id=ended.run_id)
+        return ended.values
 
     @property
     def interrupted(self) -> bool:

@@ -68,10 +68,11 @@ class RunScope:
         runs = thread.session.runs
         current = runs.current
         pending = thread._latest_run
-        if pending is not None and not pending.done.is_set() and (
+        if pending is not None and pending.failed is None and (
             current is None or current.started_seq is None
             or current.started_seq <= pending.after_seq
         ):
+            # A run was asked for and has not started yet: follow it.
             return cls(start_seq=None, after_seq=pending.after_seq)
         if current is not None and current.started_seq is not None:
             return cls(start_seq=current.started_seq, after_seq=0)

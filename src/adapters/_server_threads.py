@@ -1,0 +1,268 @@
+"""The reference server's threads: event logs, runs of the demo agent, commands.
+
+Each thread has an :class:`~threadwire.protocol.producer.EventLog` and a
+:class:`~threadwire.protocol.producer.RunProducer`; its runs execute the
+scripted demo agent (:mod:`._demo_script`) in the server's task group. A run
+that reaches an interrupt ends ``interrupted`` and keeps its script waiting;
+``input.respond`` (or a ``run.start`` with input while interrupted, as the real
+server does) resumes it as a new run. ``multitaskStrategy`` decides what a
+``run.start`` does while a run is active: ``enqueue`` (default) waits for it,
+``reject`` refuses, ``interrupt`` and ``rollback`` cancel it first.
+
+Time comes from the adapter (``anyio.current_time`` is monotonic; timestamps
+are wall-clock milliseconds from ``time.time``), and ids from ``uuid4``: the
+core takes both as arguments.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from threadwire.protocol import (
+    UNSET,
+    AgentGetTree,
+    InterruptResponse,
+    InputRespond,
+    InputRespondBatch,
+    RunStart,
+    StateGet,
+)
+from threadwire.protocol.producer import (
+    BaseHandler,
+    CommandRejected,
+    EventLog,
+    RunProducer,
+)
+
+from ._demo_script import DEMO_GRAPH, Fail, Pause, PushPart, WaitForInput, demo_steps
+
+__all__ = ["ThreadRecord", "ThreadRegistry", "ThreadHandler", "now_ms", "ASSISTANTS"]
+
+ASSISTANTS = {"demo": DEMO_GRAPH, "agent": DEMO_GRAPH}
+"""Assistant ids the server accepts (both run the demo agent)."""
+
+_YIELD_EVERY = 64  # parts pushed between checkpoints when a run streams without pauses
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}+00:00"
+
+
+class ThreadRecord:
+    """One thread: its log, its producer, and the run that is going on."""
+
+    def __init__(self, thread_id: str, *, buffer_size: int, metadata: Mapping[str, Any]) -> None:
+        self.thread_id = thread_id
+        self.log = EventLog(thread_id, buffer_size=buffer_size)
+        self.producer = RunProducer(self.log)
+        self.metadata = dict(metadata)
+        self.created_ms = now_ms()
+        self.updated_ms = self.created_ms
+        self.values: Any = None
+        self.script: Generator[Any, Any, None] | None = None
+        """The demo script waiting at an interrupt, resumed by the next respond."""
+        self.running: anyio.CancelScope | None = None
+        self.idle = anyio.Event()
+        self.idle.set()
+        self.run_ids: list[str] = []
+
+    @property
+    def status(self) -> str:
+        if self.running is not None:
+            return "busy"
+        if self.producer.pending_interrupts:
+            return "interrupted"
+        return "idle"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "created_at": _iso(self.created_ms),
+            "updated_at": _iso(self.updated_ms),
+            "metadata": self.metadata,
+            "status": self.status,
+            "config": {},
+            "values": self.values,
+        }
+
+    def state_json(self) -> dict[str, Any]:
+        interrupts = [
+            {"id": i.interrupt_id, "value": i.payload} for i in self.producer.pending_interrupts.values()
+        ]
+        return {
+            "values": self.values if self.values is not None else {},
+            "next": ["human_review"] if interrupts else [],
+            "tasks": [{"id": "review", "name": "human_review", "interrupts": interrupts}]
+            if interrupts
+            else [],
+            "metadata": {},
+            "created_at": _iso(self.updated_ms),
+            "checkpoint": {"thread_id": self.thread_id, "checkpoint_ns": ""},
+            "parent_checkpoint": None,
+            "interrupts": interrupts,
+        }
+
+
+class ThreadRegistry:
+    """Every thread the server knows, bounded by ``max_threads``."""
+
+    def __init__(
+        self, task_group: TaskGroup, *, pace: float = 1.0, buffer_size: int = 10_000,
+        max_threads: int = 100_000,
+    ) -> None:
+        self.tg = task_group
+        self.pace = pace
+        """Multiplies every pause of the demo script: 0 runs as fast as possible."""
+        self.buffer_size = buffer_size
+        self.max_threads = max_threads
+        self.threads: dict[str, ThreadRecord] = {}
+
+    def get(self, thread_id: str) -> ThreadRecord | None:
+        return self.threads.get(thread_id)
+
+    def get_or_create(self, thread_id: str, metadata: Mapping[str, Any] | None = None) -> ThreadRecord:
+        record = self.threads.get(thread_id)
+        if record is None:
+            if len(self.threads) >= self.max_threads:
+                raise CommandRejected("unknown_error", f"too many threads (max {self.max_threads})")
+            record = self.threads[thread_id] = ThreadRecord(
+                thread_id, buffer_size=self.buffer_size, metadata=metadata or {}
+            )
+        return record
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def _execute(self, record: ThreadRecord, run_id: str, script: Any, answers: Any) -> None:
+        """Run one run of ``script`` (resumed with ``answers`` when given) to its end."""
+        producer = record.producer
+        with anyio.CancelScope() as scope:
+            record.running = scope
+            record.idle = anyio.Event()
+            try:
+                producer.start_run(run_id, DEMO_GRAPH, timestamp=now_ms())
+                pushed = 0
+                send: Any = answers
+                while True:
+                    try:
+                        step = script.send(send) if send is not None else next(script)
+                    except StopIteration:
+                        producer.finish("completed", timestamp=now_ms())
+                        record.script = None
+                        break
+                    send = None
+                    if isinstance(step, PushPart):
+                        producer.push(step.part, timestamp=now_ms())
+                        if step.part.method == "values" and not step.part.namespace:
+                            record.values = step.part.data
+                        pushed += 1
+                        if pushed % _YIELD_EVERY == 0:
+                            await anyio.sleep(0)
+                    elif isinstance(step, Pause):
+                        await anyio.sleep(step.seconds * self.pace)
+                    elif isinstance(step, Fail):
+                        producer.finish("failed", timestamp=now_ms(), error=step.error)
+                        record.script = None
+                        break
+                    elif isinstance(step, WaitForInput):
+                        producer.finish("completed", timestamp=now_ms())  # -> interrupted
+                        record.script = script
+                        break
+            finally:
+                if producer.state.name == "RUNNING":
+                    with anyio.CancelScope(shield=True):
+                        producer.finish("failed", timestamp=now_ms(), error="run cancelled")
+                record.running = None
+                record.updated_ms = now_ms()
+                record.idle.set()
+
+    def start(self, record: ThreadRecord, script: Any, answers: Any = None) -> str:
+        run_id = str(uuid.uuid4())
+        record.run_ids.append(run_id)
+        self.tg.start_soon(self._execute, record, run_id, script, answers)
+        return run_id
+
+    async def start_after_current(self, record: ThreadRecord, script: Any) -> None:
+        await record.idle.wait()
+        self.start(record, script)
+
+
+class ThreadHandler(BaseHandler):
+    """The commands the demo server implements, for one thread."""
+
+    def __init__(self, registry: ThreadRegistry, record: ThreadRecord) -> None:
+        self.registry = registry
+        self.record = record
+
+    def start_run(self, command: RunStart) -> str:
+        if command.assistant_id not in ASSISTANTS:
+            raise CommandRejected("unknown_error", f"422: Invalid assistant: '{command.assistant_id}'")
+        record = self.record
+        resume_input = command.input if command.input is not None else None
+        if record.script is not None and record.running is None and resume_input is not None and (
+            record.producer.pending_interrupts
+        ):
+            # Input while interrupted is the resume value (as the real server does).
+            pending = record.producer.pending_interrupts.values()
+            answers = record.producer.take_responses(
+                InputRespondBatch(
+                    responses=[
+                        InterruptResponse(
+                            interrupt_id=p.interrupt_id, namespace=p.namespace, response=resume_input
+                        )
+                        for p in pending
+                    ]
+                )
+            )
+            return self.registry.start(record, record.script, answers)
+        try:
+            script = demo_steps(
+                None if command.input is UNSET else command.input,
+                interrupt_id=uuid.uuid4().hex,
+            )
+        except ValueError as exc:
+            raise CommandRejected("invalid_argument", f"run.start: {exc}") from None
+        strategy = command.multitask_strategy or "enqueue"
+        if record.running is not None:
+            if strategy == "reject":
+                raise CommandRejected(
+                    "invalid_argument", "Thread is busy with another run (multitaskStrategy reject)"
+                )
+            if strategy in ("interrupt", "rollback"):
+                record.running.cancel()
+            run_id = str(uuid.uuid4())
+            self.registry.tg.start_soon(self._enqueue, script, run_id)
+            return run_id
+        record.script = None
+        return self.registry.start(record, script)
+
+    async def _enqueue(self, script: Any, run_id: str) -> None:
+        await self.record.idle.wait()
+        self.record.run_ids.append(run_id)
+        await self.registry._execute(self.record, run_id, script, None)
+
+    def respond(self, command: InputRespond | InputRespondBatch) -> None:
+        record = self.record
+        answers = record.producer.take_responses(command)
+        if record.script is None:
+            raise CommandRejected("no_such_run", "No run is waiting for input on this thread.")
+        self.registry.start(record, record.script, answers)
+
+    def get_tree(self, command: AgentGetTree) -> Mapping[str, Any]:
+        return self.record.producer.tree()
+
+    def get_state(self, command: StateGet) -> Any:
+        values = self.record.values or {}
+        if command.keys is not None and isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k in command.keys}
+        return {"values": values}
+
