@@ -525,6 +525,8 @@ def decode_payload(method: str, data: Any, node: str | None = None) -> Payload:
         return Values(values=data)
     if method == "updates":
         return Updates(data=data, node=node)
+    if method == "custom" and type(data) is not dict:
+        return Custom(name=None, payload=data)  # a bare value a graph wrote to the stream
     decoder = _OBJECT_DECODERS.get(method)
     if decoder is None:
         return UnknownPayload(method=method, data=data)

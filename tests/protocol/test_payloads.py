@@ -315,6 +315,9 @@ VARIANTS = [
     ),
     _case("input.requested", {"interrupt_id": "i"}, InputRequested(interrupt_id="i", payload=None)),
     _case("custom", {"payload": {"step": 1}}, Custom(name=None, payload={"step": 1})),
+    # the real server sends what the graph wrote, even a bare string
+    _case("custom", "plain text payload", Custom(name=None, payload="plain text payload")),
+    _case("custom", None, Custom(name=None, payload=None)),
     _case(
         "custom",
         {"name": "progress", "payload": {"pct": 50}},
@@ -634,7 +637,6 @@ MALFORMED = [
             "lifecycle",
             "tools",
             "input.requested",
-            "custom",
             "checkpoints",
             "tasks",
         )
