@@ -160,15 +160,19 @@ class ClientSession:
         self.stream_filter: StreamFilter | None = None
         """The filter of the stream that is open (or was last opened)."""
         # The window: seq -> (event_id, channel) for the last N events, in a ring.
+        # The window: (event id, channel) of the last N seq numbers, slot seq % N.
+        # Parallel lists rather than a dict: remembering an event is three stores.
         size = limits.dedup_window
-        self._window: dict[int, tuple[str | None, str]] = {}
-        self._ring: list[int | None] = [None] * size
-        self._ring_size = size
-        self._ring_pos = 0
-        self._evicted = False
+        self._size = size
+        self._w_seq: list[int] = [0] * size
+        self._w_id: list[str | None] = [None] * size
+        self._w_channel: list[str] = [""] * size
+        self._first_seq = 0  # the first seq remembered since the window was last cleared
+        self._forgot = False  # the window was cleared while it held events
         self._ids: dict[str, None] = {}  # event ids of events that had no seq
         self._anchor: tuple[int, tuple[str | None, str] | None] | None = None
         self._realign: dict[tuple[str | None, str], int] | None = None
+        self._plain = True  # neither an anchor to check nor a realignment under way
 
     # -- commands ----------------------------------------------------------
 
@@ -371,7 +375,8 @@ class ClientSession:
         if request.since is not None:
             anchor_seq = request.since + 1
             # Only an event still in the window can serve as the anchor.
-            self._anchor = (anchor_seq, self._window.get(anchor_seq))
+            self._anchor = (anchor_seq, self._seen(anchor_seq))
+        self._set_mode()
         # A subscription added while this stream was being opened (its request was
         # made before the subscription existed) is live only if the stream covers it.
         for sub in self._subs:
@@ -392,31 +397,21 @@ class ClientSession:
 
     def receive_event(self, event: Event) -> tuple[Subscription, ...]:
         """Take one event; return the subscriptions it is new for (empty: drop it)."""
-        seq = event.seq
-        if (
-            seq is not None
-            and seq > self.last_seq
-            and self._anchor is None
-            and self._realign is None
-        ):
+        seq = event[4]
+        if self._plain and seq is not None and seq > self.last_seq:
             self.last_seq = seq
             if self._catching_up:
                 self._all_live()
-            # Remember (seq -> event id, channel) in the ring-bounded window.
-            channel = event.channel
-            pos = self._ring_pos
-            ring = self._ring
-            old = ring[pos]
-            if old is not None:
-                del self._window[old]
-                self._evicted = True
-            ring[pos] = seq
-            pos += 1
-            self._ring_pos = 0 if pos == self._ring_size else pos
-            self._window[seq] = (event.event_id, channel)
-            if event.method in _TRACKED:
+            channel = event[1]
+            slot = seq % self._size
+            self._w_seq[slot] = seq
+            self._w_id[slot] = event[5]
+            self._w_channel[slot] = channel
+            if not self._first_seq:
+                self._first_seq = seq
+            if event[0] in _TRACKED:
                 self.runs.observe(event)
-            namespace = event.namespace
+            namespace = event[2]
             if namespace:
                 targets = self._routes.get((channel, namespace))
             else:
@@ -425,6 +420,30 @@ class ClientSession:
                 targets = self._route(event)
             return targets
         return self._receive_slow(event, seq)
+
+    def _seen(self, seq: int) -> tuple[str | None, str] | None:
+        """The (event id, channel) remembered for ``seq``, if the window still has it."""
+        slot = seq % self._size
+        if self._w_seq[slot] == seq:
+            return self._w_id[slot], self._w_channel[slot]
+        return None
+
+    @property
+    def _evicted(self) -> bool:
+        """Whether events received earlier are no longer in the window."""
+        return self._forgot or (
+            self._first_seq > 0 and self.last_seq - self._first_seq >= self._size
+        )
+
+    def _window_items(self) -> list[tuple[int, tuple[str | None, str]]]:
+        return [
+            (seq, (self._w_id[slot], self._w_channel[slot]))
+            for slot, seq in enumerate(self._w_seq)
+            if seq
+        ]
+
+    def _set_mode(self) -> None:
+        self._plain = self._anchor is None and self._realign is None
 
     def _route(self, event: Event) -> tuple[Subscription, ...]:
         targets = tuple(s for s in self._subs if s.live and s.matches(event))
@@ -467,6 +486,7 @@ class ClientSession:
         if self._anchor is not None:
             anchor_seq, anchor = self._anchor
             self._anchor = None
+            self._set_mode()
             if anchor is not None and (
                 seq > anchor_seq or (seq == anchor_seq and fingerprint != anchor)
             ):
@@ -474,7 +494,7 @@ class ClientSession:
                 self._mismatch(anchor_seq, anchor[0], event.event_id if seq == anchor_seq else None)
             if seq > self.last_seq:
                 return self.receive_event(event)
-        seen = self._window.get(seq)
+        seen = self._seen(seq)
         if seen is not None and seen != fingerprint:
             self._mismatch(seq, seen[0], event.event_id)
         # An event we already have: new only for subscriptions catching up on it.
@@ -495,8 +515,9 @@ class ClientSession:
         return tuple(s for s in self._subs if s.live and s.matches(event))
 
     def _mismatch(self, seq: int, expected: str | None, received: str | None) -> None:
-        self._realign = {fp: s for s, fp in self._window.items()}
+        self._realign = {fp: s for s, fp in self._window_items()}
         self._anchor = None
+        self._set_mode()
         raise ReplayMismatch(
             f"replayed stream does not line up at seq {seq}: expected event "
             f"{expected!r}, received {received!r}; reopen with a full replay "
@@ -510,7 +531,7 @@ class ClientSession:
         realign = self._realign
         assert realign is not None
         fingerprint = (event.event_id, event.channel)
-        last = self._window.get(self.last_seq)
+        last = self._seen(self.last_seq)
         old_seq = realign.get(fingerprint)
         if old_seq is not None:
             # Known: new only for replaying subscriptions not yet past it.
@@ -518,6 +539,7 @@ class ClientSession:
             if last is not None and fingerprint == last:
                 # The last event we had: adopt the stream's numbering from here on.
                 self._realign = None
+                self._set_mode()
                 self._renumber(seq)
             return targets
         if self._evicted:
@@ -535,11 +557,12 @@ class ClientSession:
     def _renumber(self, seq: int) -> None:
         # The window's seqs are in the old numbering: forget them, and treat them as
         # evicted, so a later realignment fails loudly rather than repeat them.
-        self._evicted = True
+        self._forgot = True
         self._all_live()
-        self._window.clear()
-        self._ring = [None] * self._ring_size
-        self._ring_pos = 0
+        self._w_seq = [0] * self._size
+        self._w_id = [None] * self._size
+        self._w_channel = [""] * self._size
+        self._first_seq = 0
         self.last_seq = seq
         self._clear_routes()
 

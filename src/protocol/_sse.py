@@ -98,16 +98,25 @@ _COLON: Final = 0x3A
 
 # The Agent Server frames every event as one canonical block: an optional
 # ``event:`` line, exactly one ``data:`` line, an optional ``id:`` line (no NUL,
-# not empty) and a blank line. Such a block means the same under the full
-# algorithm as under this pattern, so the parser takes runs of them with one
-# anchored regex match each and falls back to the line-by-line algorithm for
-# anything else (comments, several data lines, other fields, empty ids). The
-# possessive quantifiers keep the scan of long data lines linear; the one after
-# ``id:`` also stops ``id: `` from backtracking into an id of one space (WHATWG
-# removes that space, leaving an empty id that resets the last event ID).
-_CANONICAL_BLOCK: Final = re.compile(
-    rb"(?:event: ?([^\n]*+)\n)?data: ?([^\n]*+)\n(?:id: ?+([^\n\x00]++)\n)?\n"
+# not empty) and a blank line, all ended by CRLF (or all by LF, as other servers
+# do). Such a block means the same under the full algorithm as under these
+# patterns, so the parser takes runs of them with one anchored regex match each,
+# on the bytes as they came (normalising line ends first would copy every chunk),
+# and falls back to the line-by-line algorithm for anything else (comments,
+# several data lines, other fields, empty ids, mixed line ends). The data group
+# excludes only the one line-end byte its pattern expects, because a class of
+# two bytes scans long data lines at half the speed; _scan rejects a match whose
+# data holds the other byte (a lone CR or LF ends a line too). The possessive
+# quantifiers keep the scan linear; the one after ``id:`` also stops ``id: ``
+# from backtracking into an id of one space (WHATWG removes that space, leaving
+# an empty id that resets the last event ID).
+_BLOCK_CRLF: Final = re.compile(
+    rb"(?:event: ?([^\r\n]*+)\r\n)?data: ?([^\r]*+)\r\n(?:id: ?+([^\r\n\x00]++)\r\n)?\r\n"
 )
+_BLOCK_LF: Final = re.compile(
+    rb"(?:event: ?([^\r\n]*+)\n)?data: ?([^\n]*+)\n(?:id: ?+([^\r\n\x00]++)\n)?\n"
+)
+_LINE_END: Final = re.compile(rb"\r\n|\r|\n")
 
 RawMessage = tuple[bytes | None, bytes, bytes]
 """A dispatched event before decoding: (event type or None, data, last event ID)."""
@@ -150,6 +159,7 @@ class SSEParser:
         "_limits",
         "_out",
         "_skip_lf",
+        "_block",
         "_small",
         "reconnection_time",
     )
@@ -159,8 +169,9 @@ class SSEParser:
         # Below this many bytes no line or event can break a limit.
         self._small = min(limits.max_line_length, limits.max_event_size)
         self._out: deque[RawMessage | SSEComment] = deque()
-        self._buf = b""  # the current, unterminated line (line ends already normalised)
+        self._buf = b""  # the current, unterminated line (no CR or LF in it)
         self._skip_lf = False  # the last chunk ended in CR: an LF that follows is its pair
+        self._block = _BLOCK_CRLF  # the canonical block pattern of the stream's line ends
         self._at_start = True  # the BOM may still come
         self._eof = False
         self._error: RemoteProtocolError | None = None
@@ -198,12 +209,12 @@ class SSEParser:
                 data = data[1:]
                 if not data:
                     return
-        if b"\r" in data:
-            self._skip_lf = data[-1] == 0x0D
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if self._buf:
             data = self._buf + data
-        cut = data.rfind(b"\n") + 1
+        # Complete lines end at the last CR or LF; a CR that ends the chunk ends a
+        # line, and an LF that starts the next chunk is its pair.
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        self._skip_lf = cut > 0 and cut == len(data) and data[-1] == 0x0D
         self._buf = data[cut:]
         try:
             # Complete lines first: the events before an overlong line are delivered.
@@ -233,31 +244,44 @@ class SSEParser:
         )
 
     def _scan(self, text: bytes, end: int) -> None:
-        """Parse the complete lines ``text[:end]`` (``text[end-1]`` is LF)."""
+        """Parse the complete lines ``text[:end]`` (``text[end-1]`` is CR or LF)."""
         out = self._out
-        match = _CANONICAL_BLOCK.match
         checked = end <= self._small
+        block = self._block
+        # A chunk without CR cannot hide a lone CR in an LF block's data.
+        cr_free = b"\r" not in text
         pos = 0
         while pos < end:
             if not self._data and self._event_type is None:
                 # Between events: take canonical blocks while there are some.
-                while (m := match(text, pos, end)) is not None:
-                    if not checked:
-                        self._check_block(m)
+                m = block.match(text, pos, end)
+                if m is None:
+                    other = _BLOCK_LF if block is _BLOCK_CRLF else _BLOCK_CRLF
+                    m = other.match(text, pos, end)
+                    if m is not None:
+                        self._block = block = other  # the stream's line ends
+                crlf = block is _BLOCK_CRLF
+                while m is not None:
                     event, data, last_id = m.groups()
+                    if (b"\n" in data) if crlf else (not cr_free and b"\r" in data):
+                        break  # a lone line end inside: the line-by-line path decides
+                    if not checked:
+                        self._check_block(m, 2 if crlf else 1)
                     if last_id is not None:
                         self._last_id = last_id
                     out.append((event, data, self._last_id))
                     pos = m.end()
+                    m = block.match(text, pos, end)
                 if pos >= end:
                     return
-            nl = text.index(b"\n", pos)
-            if not checked and nl - pos > self._limits.max_line_length:
-                self._line_too_long(nl - pos)
-            self._line(text[pos:nl])
-            pos = nl + 1
+            eol = _LINE_END.search(text, pos, end)
+            assert eol is not None  # text[end - 1] ends a line
+            if not checked and eol.start() - pos > self._limits.max_line_length:
+                self._line_too_long(eol.start() - pos)
+            self._line(text[pos : eol.start()])
+            pos = eol.end()
 
-    def _check_block(self, m: re.Match[bytes]) -> None:
+    def _check_block(self, m: re.Match[bytes], eol: int) -> None:
         """The line-by-line path's checks, in its order, for one canonical block.
 
         Each line against ``max_line_length`` and the data (plus its LF) against
@@ -273,7 +297,7 @@ class SSEParser:
                 self._line_too_long(end - start)
             if group == 2 and end - m.start(2) + 1 > self._limits.max_event_size:
                 self._too_big(end - m.start(2) + 1)
-            start = end + 1
+            start = end + eol
 
     def _too_big(self, size: int) -> None:
         limit = self._limits.max_event_size

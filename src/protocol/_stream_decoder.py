@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import cast
 
-import orjson
-
-from ._codec import decode_event_object, decode_object, loads
+from ._codec import decode_message
 from ._errors import RemoteProtocolError
 from ._events import Message
 from ._limits import DEFAULT_LIMITS, Limits
@@ -45,26 +43,13 @@ class EventStreamDecoder:
         parser.receive_data(data)
         out: list[Message | SSEComment] = []
         append = out.append
-        json_loads = orjson.loads
-        decode_event = decode_event_object
+        decode = decode_message
         try:
             for raw in parser.raw_events():
                 if type(raw) is SSEComment:
                     append(raw)
-                    continue
-                data = cast(RawMessage, raw)[1]
-                try:
-                    obj = json_loads(data)
-                except orjson.JSONDecodeError:
-                    loads(data)  # raises the protocol error naming the problem
-                if type(obj) is dict and obj.get("type") == "event":
-                    append(decode_event(obj))
-                elif type(obj) is dict:
-                    append(decode_object(obj))
                 else:
-                    raise RemoteProtocolError(
-                        f"event data must be a JSON object, got {type(obj).__name__}"
-                    )
+                    append(decode(cast(RawMessage, raw)[1]))
         except RemoteProtocolError as exc:
             if not out:
                 raise

@@ -44,6 +44,7 @@ from threadwire.protocol import (
     UnknownMessage,
     channel_of,
     decode_command,
+    decode_event_object,
     decode_message,
     decode_object,
     dumps,
@@ -738,3 +739,45 @@ def test_http_status_error_detail_and_long_body() -> None:
     long = HTTPStatusError(502, b"\xff" + b"y" * 500)
     assert str(long) == "HTTP 502: \ufffd" + "y" * 199
     assert long.body == b"\xff" + b"y" * 500
+
+
+# -- the three entry points agree ---------------------------------------------------
+
+
+@given(case=st.sampled_from(["values", "messages", "custom", "input.requested"]),
+       namespace=st.lists(st.sampled_from(["a:1", "b:2", "c"]), max_size=3))
+def test_bytes_dict_and_event_entry_points_agree(case: str, namespace: list[str]) -> None:
+    """decode_message (msgspec fast path), decode_object (dict fast path) and
+    decode_event_object give the same event for the server's envelopes."""
+    data: Any = {"name": "progress", "payload": 1} if case == "custom" else {"x": [1]}
+    if case == "input.requested":
+        data = {"interrupt_id": "i", "payload": {"q": 1}}
+    obj = {
+        "type": "event",
+        "event_id": "1-0",
+        "seq": 7,
+        "method": case,
+        "params": {"namespace": namespace, "timestamp": 5, "data": data},
+    }
+    from_bytes = decode_message(orjson.dumps(obj))
+    assert from_bytes == decode_object(obj) == decode_event_object(obj)
+    assert isinstance(from_bytes, Event) and from_bytes.namespace == tuple(namespace)
+
+
+def test_dict_fast_path_names_a_bad_namespace_segment() -> None:
+    obj = {"type": "event", "event_id": "1", "seq": 1, "method": "values",
+           "params": {"namespace": ["a", 3], "timestamp": 1, "data": {}}}
+    with pytest.raises(RemoteProtocolError, match="params.namespace"):
+        decode_object(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"type": "success", "id": 1, "result": {}},
+        {"type": "notification"},
+    ],
+)
+def test_decode_event_object_refuses_other_messages(obj: dict[str, Any]) -> None:
+    with pytest.raises(RemoteProtocolError, match="expected an event"):
+        decode_event_object(obj)

@@ -477,7 +477,7 @@ def test_the_seq_window_is_bounded(window: int) -> None:
     session, (a,) = opened(F(["values"]), limits=Limits(dedup_window=window))
     for event in values(*range(1, 51)):
         assert ids(session.receive_event(event)) == [a.id]
-    assert len(session._window) == min(window, 50)  # private, checked on purpose
+    assert len(session._window_items()) == min(window, 50)  # private, checked on purpose
     # a repeat is dropped even when it fell out of the window: the cursor is past it
     assert session.receive_event(values(1)[0]) == ()
     assert session.receive_event(values(50)[0]) == ()

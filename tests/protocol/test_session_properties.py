@@ -101,7 +101,7 @@ def test_every_subscription_gets_exactly_its_events_once_in_order(
             assert got == expected[: len(got)], f"subscription {sub.id} ({sub.filter})"
     session = d.session
     assert session.last_seq == history[-1].seq
-    assert len(session._window) <= window  # bounded memory (private, checked on purpose)
+    assert len(session._window_items()) <= window  # bounded memory (private, checked on purpose)
     # the run tracker saw each tracked event exactly once
     runs = session.runs
     assert runs.state is RunState.COMPLETED
