@@ -9,6 +9,7 @@ segment and cannot reach another route.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import quote, urlsplit
@@ -95,7 +96,9 @@ def parse_url(url: str) -> Endpoint:
         scheme=scheme,
         host=parts.hostname,
         port=port if port is not None else _DEFAULT_PORTS[scheme],
-        prefix=parts.path.rstrip("/"),
+        # Spaces and non-ASCII in the prefix are percent-encoded (escapes already
+        # there are kept), so the request target is always valid HTTP.
+        prefix=quote(parts.path.rstrip("/"), safe="/%!$&'()*+,;=:@"),
     )
 
 
@@ -114,10 +117,24 @@ def thread_path(endpoint: Endpoint, thread_id: str, *rest: str) -> str:
     return endpoint.path("threads", quote_segment(thread_id), *rest)
 
 
+_TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_FIELD_VALUE: Final = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+
+
 def _check_header(name: str, value: str) -> None:
     for text in (name, value):
         if "\r" in text or "\n" in text or "\x00" in text:
             raise LocalProtocolError(f"header {name!r} contains CR, LF or NUL")
+    # RFC 9110 sections 5.1 and 5.5 (h11's grammar): a name is a token; a value has
+    # no leading or trailing whitespace. h11 would refuse either only when sending.
+    if not _TOKEN.fullmatch(name):
+        raise LocalProtocolError(f"header name {name!r} is not an HTTP token")
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f"header {name!r} has a value with no UTF-8 form") from None
+    if not _FIELD_VALUE.fullmatch(raw):
+        raise LocalProtocolError(f"header {name!r} has a value HTTP cannot carry: {value!r}")
 
 
 def build_headers(

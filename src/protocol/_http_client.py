@@ -29,7 +29,13 @@ import h11
 import orjson
 
 from ._codec import decode_object, dumps
-from ._errors import HTTPStatusError, LocalProtocolError, RemoteProtocolError, StreamTruncated
+from ._errors import (
+    HTTPStatusError,
+    LimitExceeded,
+    LocalProtocolError,
+    RemoteProtocolError,
+    StreamTruncated,
+)
 from ._events import CommandFailure, CommandSuccess, Message
 from ._http import JSON_HEADERS, STREAM_HEADERS, Endpoint, build_headers, thread_path
 from ._limits import DEFAULT_LIMITS, Limits
@@ -104,12 +110,21 @@ def _h11_receive(conn: h11.Connection, data: bytes) -> None:
         raise LocalProtocolError(f"cannot receive more data: {exc}") from None
 
 
-def _next_h11(conn: h11.Connection) -> Any:
+def _next_h11(conn: h11.Connection, *, eof: bool) -> Any:
+    """h11's next event. ``eof``: the end of input was handed to h11 after every byte
+    before it had been parsed, so an error now means the response was cut off (in
+    the head or the body), not that it was malformed."""
+    state = conn.their_state
     try:
         return conn.next_event()
     except h11.RemoteProtocolError as exc:
-        if conn.their_state is h11.SEND_BODY or "incomplete" in str(exc):
-            raise StreamTruncated(f"connection closed in the middle of the response: {exc}") from None
+        if eof and state is not h11.ERROR:
+            where = (
+                "before the response head arrived"
+                if state is h11.SEND_RESPONSE
+                else "in the middle of the response"
+            )
+            raise StreamTruncated(f"connection closed {where}: {exc}") from None
         raise RemoteProtocolError(f"malformed HTTP response: {exc}") from None
 
 
@@ -158,12 +173,12 @@ class EventStreamExchange:
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""
         _h11_receive(self._conn, data)
-        self._pump()
+        self._pump(eof=not data)
 
-    def _pump(self) -> None:
+    def _pump(self, *, eof: bool) -> None:
         conn = self._conn
         while True:
-            event = _next_h11(conn)
+            event = _next_h11(conn, eof=eof)
             kind = type(event)
             if kind is h11.Data:
                 if self._error_body is not None:
@@ -179,7 +194,7 @@ class EventStreamExchange:
                 return
             elif kind is h11.InformationalResponse:
                 continue
-            elif event is h11.PAUSED or kind is h11.ConnectionClosed:
+            else:  # PAUSED (bytes after the end) or ConnectionClosed: h11 has no other
                 self._on_end()
                 return
 
@@ -192,7 +207,8 @@ class EventStreamExchange:
             )
             return
         content_type = headers.get("content-type", "")
-        if not content_type.startswith("text/event-stream"):
+        # RFC 9110 section 8.3.1: type and subtype are case-insensitive.
+        if content_type.partition(";")[0].strip().lower() != "text/event-stream":
             raise RemoteProtocolError(
                 f"event stream answered with content-type {content_type!r}, "
                 "not text/event-stream"
@@ -207,7 +223,7 @@ class EventStreamExchange:
         if self._error_body is not None:
             raise self._error_body.error()
         if self._head is None:
-            raise RemoteProtocolError("connection closed before the response head arrived")
+            raise StreamTruncated("connection closed before the response head arrived")
         self._items.extend(self._decoder.feed(b""))
 
     def events(self) -> list[StreamItem]:
@@ -256,21 +272,25 @@ class CommandConnection:
         self._body: list[bytes] = []
         self._size = 0
         self._reply: CommandSuccess | CommandFailure | None = None
+        self._eof = False  # the peer closed; h11 hears it once the bytes before are parsed
+        self._eof_fed = False
 
     @property
     def idle(self) -> bool:
         """True when the connection can take the next request."""
-        return self._command_id is None and self._conn.our_state is h11.IDLE
+        return self._command_id is None and self._conn.our_state is h11.IDLE and not self._eof
 
     @property
     def closed(self) -> bool:
         """True when the server will not take another request on this connection."""
-        return h11.MUST_CLOSE in (self._conn.our_state, self._conn.their_state) or (
+        return self._eof or h11.MUST_CLOSE in (self._conn.our_state, self._conn.their_state) or (
             h11.CLOSED in (self._conn.our_state, self._conn.their_state)
         )
 
     def request(self, thread_id: str, command_id: int, data: bytes) -> bytes:
         """Bytes of the POST carrying one encoded command (``data``) with id ``command_id``."""
+        if self.closed:
+            raise LocalProtocolError("this connection is closed: send the command on a new one")
         if not self.idle:
             raise LocalProtocolError("a command request is already in flight on this connection")
         target = thread_path(self._endpoint, thread_id, *self._path)
@@ -285,14 +305,27 @@ class CommandConnection:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""
         if self._command_id is None:
             raise LocalProtocolError("no command request is in flight")
-        _h11_receive(self._conn, data)
+        if self._eof:
+            raise LocalProtocolError("cannot receive more data: the connection was closed")
+        if data:
+            _h11_receive(self._conn, data)
+        else:
+            # Held back until next_reply has parsed what came before, so that a
+            # malformed reply is told apart from one the close cut off.
+            self._eof = True
 
     def next_reply(self) -> CommandSuccess | CommandFailure | Sentinel:
         """The reply once it is complete, else :data:`NEED_DATA`."""
+        if self._command_id is None:
+            raise LocalProtocolError("no command request is in flight")
         while self._reply is None:
-            event = _next_h11(self._conn)
+            event = _next_h11(self._conn, eof=self._eof_fed)
             kind = type(event)
             if event is h11.NEED_DATA:
+                if self._eof and not self._eof_fed:
+                    self._eof_fed = True
+                    _h11_receive(self._conn, b"")
+                    continue
                 return NEED_DATA
             if kind is h11.Response:
                 self._status = event.status_code
@@ -301,14 +334,18 @@ class CommandConnection:
             elif kind is h11.Data:
                 self._size += len(event.data)
                 if self._size > self.limits.max_body_size:
-                    raise RemoteProtocolError(
-                        f"command reply larger than max_body_size={self.limits.max_body_size}"
+                    raise LimitExceeded(
+                        f"command reply larger than max_body_size={self.limits.max_body_size}",
+                        limit="max_body_size",
+                        value=self.limits.max_body_size,
                     )
                 self._body.append(bytes(event.data))
             elif kind is h11.EndOfMessage:
                 self._reply = self._finish()
-            elif kind is h11.ConnectionClosed:
-                raise RemoteProtocolError("connection closed before the command reply arrived")
+            elif kind is h11.ConnectionClosed:  # pragma: no cover
+                # Defensive: with a request sent, h11 refuses a close before the reply
+                # ends (an error, StreamTruncated above); never loop on this event.
+                raise StreamTruncated("connection closed before the command reply arrived")
             # InformationalResponse: keep reading
         reply, self._reply = self._reply, None
         self._command_id = None
@@ -333,12 +370,12 @@ class CommandConnection:
                     f"command reply is not valid JSON: {body[:80]!r}"
                 ) from None
         if type(obj) is dict and obj.get("type") in ("success", "error"):
-            reply = decode_object(obj)
+            reply = decode_object(obj)  # a CommandSuccess or CommandFailure for these types
+            assert isinstance(reply, CommandSuccess | CommandFailure)
             if isinstance(reply, CommandFailure) and reply.id is None:
                 # The server echoes no id for a malformed command: it answers ours.
                 reply = attrs.evolve(reply, id=self._command_id)
-            if isinstance(reply, CommandSuccess | CommandFailure):
-                return reply
+            return reply
         if status not in _SUCCESS_STATUS:
             raise HTTPStatusError(
                 status,

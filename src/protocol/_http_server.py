@@ -128,7 +128,7 @@ class ServerConnection:
                 self._body.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 return self._finish_request()
-            elif isinstance(event, h11.ConnectionClosed):
+            else:  # h11.ConnectionClosed, the only event left: the client is gone
                 return None
 
     def _finish_request(self) -> HTTPRequest:

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     CloseConnection,
@@ -35,7 +36,13 @@ from wsproto.utilities import LocalProtocolError as WSLocalError
 from wsproto.utilities import RemoteProtocolError as WSRemoteError
 
 from ._codec import decode_message
-from ._errors import HTTPStatusError, LocalProtocolError, RemoteProtocolError
+from ._errors import (
+    HTTPStatusError,
+    LimitExceeded,
+    LocalProtocolError,
+    RemoteProtocolError,
+    StreamTruncated,
+)
 from ._events import Message
 from ._http import Endpoint, build_headers, thread_path
 from ._limits import DEFAULT_LIMITS, Limits
@@ -92,6 +99,7 @@ class WebSocketClient:
         self._closed: Closed | None = None
         self._started = False
         self._opened = False
+        self._eof = False
 
     def connect_data(self) -> bytes:
         """The handshake request's bytes: send them once, first."""
@@ -122,32 +130,43 @@ class WebSocketClient:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""
+        if not data:
+            self._eof = True
+        elif self._eof:
+            raise LocalProtocolError("cannot receive more data after the end of input")
+        if self._closed is not None:
+            return  # nothing after the close is read (RFC 6455 section 5.5.1); no 2nd Closed
+        if not data and not self._opened:
+            # (wsproto would call this a "Bad HTTP message".)
+            if self._reject is not None:
+                self._raise_reject()  # with the part of the body that arrived
+            raise StreamTruncated("connection closed during the WebSocket handshake")
         try:
             self._ws.receive_data(data or None)
         except WSRemoteError as exc:
             raise RemoteProtocolError(f"malformed WebSocket data: {exc}") from None
-        self._pump(eof=not data)
+        self._pump()
 
-    def _pump(self, *, eof: bool) -> None:
+    def _pump(self) -> None:
+        # Bad frames come out of wsproto as a CloseConnection (1002, 1007, ...) and the
+        # end of input as one with 1006; its RemoteProtocolError is the handshake's only.
         try:
             for event in self._ws.events():
                 self._on_event(event)
-        except WSRemoteError as exc:
+                if self._closed is not None:
+                    break  # nothing after the close is read (RFC 6455 section 5.5.1)
+        except WSRemoteError as exc:  # pragma: no cover - defensive, see above
             raise RemoteProtocolError(f"malformed WebSocket data: {exc}") from None
-        if eof and self._closed is None:
-            if self._reject is not None:
-                self._raise_reject()
-            if not self._opened:
-                raise RemoteProtocolError("connection closed during the WebSocket handshake")
-            self._closed = Closed(code=1006, reason="connection dropped without a close frame")
-            self._items.append(self._closed)
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, TextMessage):
             self._size += len(event.data)
-            if self._size > self.limits.max_message_size:
-                raise RemoteProtocolError(
-                    f"WebSocket message larger than max_message_size={self.limits.max_message_size}"
+            limit = self.limits.max_message_size
+            if self._size > limit:
+                raise LimitExceeded(
+                    f"WebSocket message larger than max_message_size={limit}",
+                    limit="max_message_size",
+                    value=limit,
                 )
             self._parts.append(event.data)
             if event.message_finished:
@@ -159,14 +178,17 @@ class WebSocketClient:
             self._opened = True
             self._items.append(Opened())
         elif isinstance(event, Ping):
-            self._out += self._ws.send(event.response())
+            if self._ws.state is ConnectionState.OPEN:  # nothing goes out after our close
+                self._out += self._ws.send(event.response())
         elif isinstance(event, CloseConnection):
             if self._ws.state.name != "CLOSED":
                 try:
                     self._out += self._ws.send(event.response())
                 except WSLocalError:
                     pass
-            self._closed = Closed(code=int(event.code), reason=event.reason or "")
+            code = int(event.code)
+            dropped = "connection dropped without a close frame" if code == 1006 else ""
+            self._closed = Closed(code=code, reason=event.reason or dropped)
             self._items.append(self._closed)
         elif isinstance(event, Pong):
             pass  # any bytes are a sign of life; the adapter tracks that
