@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import chunks, sse_body  # noqa: E402
 
-from threadwire.protocol import ALL_CHANNELS, ClientSession, Event, StreamFilter  # noqa: E402
+from threadwire.protocol import ALL_CHANNELS, ClientSession, StreamFilter  # noqa: E402
 from threadwire.protocol._stream_decoder import EventStreamDecoder  # noqa: E402
 
 
@@ -41,11 +41,11 @@ def ours(pieces: list[bytes]) -> int:
     session = ClientSession()
     session.subscribe(StreamFilter(channels=ALL_CHANNELS))
     session.stream_opened(session.stream_request())
-    receive = session.receive_event
+    receive = session.receive_events
     delivered = 0
     for piece in pieces:
-        for item in decoder.feed(piece):
-            if type(item) is Event and receive(item):
+        for targets in receive(decoder.feed(piece)):
+            if targets:
                 delivered += 1
     decoder.feed(b"")
     return delivered

@@ -566,11 +566,55 @@ class ClientSession:
         self.last_seq = seq
         self._clear_routes()
 
-    def received_events(self, events: Iterable[Event]) -> list[tuple[Event, tuple[Subscription, ...]]]:
-        """:meth:`receive_event` for several events; keeps only those with targets."""
-        out = []
-        for event in events:
-            targets = self.receive_event(event)
-            if targets:
-                out.append((event, targets))
+    def receive_events(self, items: Sequence[object]) -> list[tuple[Subscription, ...] | None]:
+        """:meth:`receive_event` for a batch, e.g. one read's worth of decoded items.
+
+        Returns one entry per item, in order: the subscriptions an event is new
+        for, or None for an item that is not an :class:`Event` (a reply, a
+        heartbeat comment). Same results as calling :meth:`receive_event` item
+        by item; the usual case (a new event, no anchor, nothing catching up)
+        runs inline with the session's state held in locals.
+        """
+        out: list[tuple[Subscription, ...] | None] = []
+        append = out.append
+        if not self._first_seq:
+            return [self.receive_event(i) if type(i) is Event else None for i in items]
+        size = self._size
+        w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
+        routes, root_routes = self._routes, self._root_routes
+        observe = self.runs.observe
+        last = self.last_seq
+        inline = self._plain and not self._catching_up
+        for item in items:
+            if type(item) is not Event:
+                append(None)
+                continue
+            event: Event = item
+            seq = event[4]
+            if inline and seq is not None and seq > last:
+                last = seq
+                channel = event[1]
+                slot = seq % size
+                w_seq[slot] = seq
+                w_id[slot] = event[5]
+                w_channel[slot] = channel
+                namespace = event[2]
+                if event[0] in _TRACKED:
+                    self.last_seq = last
+                    observe(event)
+                targets = routes.get((channel, namespace)) if namespace else root_routes.get(
+                    channel
+                )
+                if targets is None:
+                    self.last_seq = last
+                    targets = self._route(event)
+                append(targets)
+                continue
+            self.last_seq = last
+            append(self.receive_event(event))
+            # The slow path may have changed anything: read the state again.
+            last = self.last_seq
+            inline = self._plain and not self._catching_up
+            w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
+        self.last_seq = last
         return out

@@ -32,6 +32,8 @@ from collections import deque
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from session_helpers import Driver, ev, input_requested, lifecycle, load_capture
 from threadwire.protocol import (
     AgentGetTree,
@@ -437,11 +439,40 @@ def test_repeated_seq_is_dropped() -> None:
     assert [r.status for r in session.runs.runs] == ["completed"]
 
 
-def test_received_events() -> None:
+def test_receive_events_matches_one_by_one() -> None:
+    batch: list[object] = [*values(1, 2), ev("updates", seq=3), "a heartbeat", *values(2, 4)]
     session, (a,) = opened(F(["values"]))
-    batch = [*values(1, 2), ev("updates", seq=3), *values(2, 4)]
-    out = session.received_events(batch)
-    assert [(e.seq, ids(t)) for e, t in out] == [(1, [a.id]), (2, [a.id]), (4, [a.id])]
+    out = session.receive_events(batch)
+    assert [None if t is None else ids(t) for t in out] == [
+        [a.id], [a.id], [], None, [], [a.id]
+    ]
+    # the same batch again, after the first event: only what is new is delivered
+    again, (b,) = opened(F(["values"]))
+    again.receive_event(values(1)[0])
+    assert [None if t is None else ids(t) for t in again.receive_events(batch)] == [
+        [], [b.id], [], None, [], [b.id]
+    ]
+    assert again.last_seq == session.last_seq == 4
+
+
+@given(st.lists(st.integers(min_value=1, max_value=30), max_size=40), st.integers(0, 5))
+def test_receive_events_property(seqs: list[int], split: int) -> None:
+    """Any batching gives the same targets and state as one call per event."""
+    events = [ev("values" if s % 3 else "lifecycle", {"event": "running"} if s % 3 == 0 else {},
+                 seq=s, event_id=f"e{s}") for s in seqs]
+    one, _ = opened(F(["values"]))
+    many, _ = opened(F(["values"]))
+    expected = []
+    for event in events:
+        try:
+            expected.append([sub.id for sub in one.receive_event(event)])
+        except RemoteProtocolError:
+            return  # an illegal lifecycle sequence: not this property's concern
+    got: list[list[int]] = []
+    for start in range(0, len(events), split + 1):
+        batch = events[start : start + split + 1]
+        got += [[sub.id for sub in t or ()] for t in many.receive_events(batch)]
+    assert got == expected and many.last_seq == one.last_seq
 
 
 def test_events_without_seq_are_deduped_by_event_id() -> None:
