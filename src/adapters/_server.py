@@ -10,42 +10,57 @@ Routes (the protocol's and the small REST surface the official SDK uses):
   ``GET /threads/{id}/state``, ``GET /assistants/{id}``,
   ``GET /assistants/{id}/graph``.
 
-Bad requests get a 4xx with a JSON ``{"detail": ...}`` body. Limits: at most
-``max_connections`` connections at once (more get 503), request bodies within
-``limits.max_body_size`` (413), and an idle keep-alive connection is closed
-after ``idle_timeout`` seconds. The server listens on 127.0.0.1 unless told
-otherwise. Every connection is one task in the server's task group, reading
-with one loop and writing through one lock.
+Bad requests get a 4xx with a JSON ``{"detail": ...}`` body (a command body that
+is not JSON: 400 ``Invalid JSON body``, as the server; a known path with the wrong
+method: 405). Limits: at most ``max_connections`` connections at once (more get
+503), request bodies within ``limits.max_body_size`` (413), and an idle
+keep-alive connection is closed after ``idle_timeout`` seconds. The server
+listens on 127.0.0.1 unless told otherwise. Every connection is one task in the
+server's task group, reading with one loop and writing through one lock.
+
+A connection's trouble ends that connection only: a peer that drops or resets
+its socket, bytes that are not WebSocket (close 1002), a WebSocket message over
+``limits.max_message_size`` (close 1009). A command handler's bug is answered
+``unknown_error`` and printed to standard error; the server goes on. The server
+sends no frame after the close reply, and after its own close frame it waits up
+to :data:`CLOSE_TIMEOUT` for the client's before closing the socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
+import traceback
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute, TaskGroup
-
-from threadwire.protocol import Limits, RemoteProtocolError
+from threadwire.protocol import LimitExceeded, Limits, RemoteProtocolError
 from threadwire.protocol._http_server import HTTPRequest, ServerConnection, split_path
 from threadwire.protocol._limits import DEFAULT_LIMITS
 from threadwire.protocol._sse import NEED_DATA
 from threadwire.protocol._ws_server import WebSocketServer
 from threadwire.protocol.producer import (
+    CommandRejected,
+    CommandReply,
     ServerSession,
     StreamRequestError,
     Transport,
     parse_stream_request,
 )
 
+from ._errors import NetworkError
 from ._net import aclose_quietly, read_chunk, send_all
 from ._server_threads import ASSISTANTS, ThreadHandler, ThreadRecord, ThreadRegistry
 
 __all__ = ["ReferenceServer", "serve"]
 
 HEARTBEAT_SECONDS = 5.0
+CLOSE_TIMEOUT = 2.0
+"""Seconds a WebSocket waits for the client's reply to the server's close frame."""
 
 
 class _Conn:
@@ -60,6 +75,21 @@ class _Conn:
         if data:
             async with self.lock:
                 await send_all(self.stream, data)
+
+    async def write_encoded(self, encode: Callable[[], bytes | None]) -> bool:
+        """Encode and write under the lock; False (nothing written) when ``encode``
+        returns None because the connection can no longer carry data.
+
+        Encoding under the lock keeps the bytes in the order of the protocol state
+        they were encoded in (a WebSocket frame never follows the close reply).
+        """
+        async with self.lock:
+            data = encode()
+            if data is None:
+                return False
+            if data:
+                await send_all(self.stream, data)
+            return True
 
 
 class ReferenceServer:
@@ -88,7 +118,9 @@ class ReferenceServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port`` as bound (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     # -- connections ------------------------------------------------------------------
 
@@ -104,13 +136,10 @@ class ReferenceServer:
                 )
                 return
             await self._serve(conn)
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        except* (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, NetworkError):
+            # The peer went away (also from inside a WebSocket's task group, which
+            # wraps it in an ExceptionGroup). Anything else is a bug: it propagates.
             pass
-        except Exception as exc:  # noqa: BLE001 - a transport error of one peer
-            from ._errors import NetworkError
-
-            if not isinstance(exc, NetworkError):
-                raise
         finally:
             self.connections -= 1
             await aclose_quietly(stream)
@@ -142,6 +171,13 @@ class ReferenceServer:
     # -- routing ------------------------------------------------------------------------
 
     async def _route(self, conn: _Conn, request: HTTPRequest) -> bool:
+        try:
+            return await self._dispatch(conn, request)
+        except CommandRejected as exc:  # the registry is full: no new thread
+            await conn.write(conn.http.respond_json(503, {"detail": exc.message}))
+            return True
+
+    async def _dispatch(self, conn: _Conn, request: HTTPRequest) -> bool:
         parts = split_path(request.path)
         method = request.method
         respond = conn.http.respond_json
@@ -168,10 +204,17 @@ class ReferenceServer:
             return conn.http.respond_json(422, {"detail": "body must be an object"})
         thread_id = body.get("thread_id") or str(uuid.uuid4())
         metadata = body.get("metadata") or {}
-        if type(thread_id) is not str or type(metadata) is not dict:
+        if_exists = body.get("if_exists") or "raise"  # the server's default
+        if type(thread_id) is not str:
             return conn.http.respond_json(422, {"detail": "thread_id must be a string"})
+        if type(metadata) is not dict:
+            return conn.http.respond_json(422, {"detail": "metadata must be an object"})
+        if if_exists not in ("raise", "do_nothing"):
+            return conn.http.respond_json(
+                422, {"detail": "if_exists must be 'raise' or 'do_nothing'"}
+            )
         existing = self.registry.get(thread_id)
-        if existing is not None and body.get("if_exists") not in ("do_nothing", None):
+        if existing is not None and if_exists == "raise":
             return conn.http.respond_json(409, {"detail": f"Thread {thread_id} already exists"})
         record = self.registry.get_or_create(thread_id, metadata)
         return conn.http.respond_json(200, record.to_json())
@@ -210,29 +253,42 @@ class ReferenceServer:
         self, conn: _Conn, request: HTTPRequest, thread_id: str, rest: list[str]
     ) -> bool:
         method = request.method
-        if rest == ["stream", "events"] and request.upgrade == "websocket" and method == "GET":
-            record = self.registry.get_or_create(thread_id)
-            await self._websocket(conn, request, record)
-            return False
-        if rest == ["stream", "events"] and method == "POST":
-            record = self.registry.get_or_create(thread_id)
-            return await self._sse(conn, request, record)
-        if rest == ["commands"] and method == "POST":
+        if rest == ["stream", "events"]:
+            if method == "GET" and request.upgrade == "websocket":
+                record = self.registry.get_or_create(thread_id)
+                await self._websocket(conn, request, record)
+                return False
+            if method == "POST":
+                record = self.registry.get_or_create(thread_id)
+                return await self._sse(conn, request, record)
+            await conn.write(self._not_allowed(conn, "POST, GET (WebSocket upgrade)"))
+            return True
+        if rest == ["commands"]:
+            if method != "POST":
+                await conn.write(self._not_allowed(conn, "POST"))
+                return True
+            try:
+                request.json()
+            except RemoteProtocolError:
+                # Not JSON at all: the server's framework answers, not the protocol.
+                await conn.write(conn.http.respond_json(400, {"detail": "Invalid JSON body"}))
+                return True
             record = self.registry.get_or_create(thread_id)
             session = ServerSession(
                 record.log, ThreadHandler(self.registry, record), transport=Transport.HTTP,
                 limits=self.limits,
             )
             reply = session.receive_command(request.body)
-            if reply.exception is not None:
-                raise reply.exception
+            self._report(reply)
             body = b"".join(session.data_to_send())
             session.close()
             await conn.write(conn.http.respond(reply.http_status, body))
             return True
         record_or_none = self.registry.get(thread_id)
         if record_or_none is None:
-            await conn.write(conn.http.respond_json(404, {"detail": f"Thread {thread_id} not found"}))
+            await conn.write(
+                conn.http.respond_json(404, {"detail": f"Thread {thread_id} not found"})
+            )
             return True
         if not rest and method == "GET":
             await conn.write(conn.http.respond_json(200, record_or_none.to_json()))
@@ -243,6 +299,19 @@ class ReferenceServer:
                 conn.http.respond_json(404, {"detail": f"Not Found: {method} {request.path}"})
             )
         return True
+
+    @staticmethod
+    def _not_allowed(conn: _Conn, allow: str) -> bytes:
+        return conn.http.respond_json(
+            405, {"detail": "Method Not Allowed"}, headers={"allow": allow}
+        )
+
+    @staticmethod
+    def _report(reply: CommandReply) -> None:
+        """A handler bug was answered ``unknown_error``; print it, keep serving."""
+        if reply.exception is not None:
+            print(f"threadwire serve: {reply.method} failed:", file=sys.stderr)
+            traceback.print_exception(reply.exception, file=sys.stderr)
 
     # -- event streams ---------------------------------------------------------------------
 
@@ -256,19 +325,25 @@ class ReferenceServer:
             return True
         try:
             await conn.write(conn.http.start_stream())
-            await self._pump_out(conn, session, lambda frames: conn.http.stream_data(b"".join(frames)))
+            await self._pump_out(
+                conn, session, lambda frames: conn.http.stream_data(b"".join(frames))
+            )
         finally:
             session.close()
         # A stream ends only when the subscriber was cut off: end it without the
         # final chunk, so the client sees a drop and resumes with since.
         return False
 
-    async def _pump_out(self, conn: _Conn, session: ServerSession, frame: Any) -> None:
-        """Write what the session queues until it closes; heartbeats when idle."""
+    async def _pump_out(
+        self, conn: _Conn, session: ServerSession, frame: Callable[[list[bytes]], bytes | None]
+    ) -> None:
+        """Write what the session queues until it closes (or ``frame`` says the socket
+        did, returning None); heartbeats when idle."""
         while True:
             frames = session.data_to_send()
             if frames:
-                await conn.write(frame(frames))
+                if not await conn.write_encoded(functools.partial(frame, frames)):
+                    return
                 continue
             if session.closed:
                 return
@@ -291,15 +366,24 @@ class ReferenceServer:
         session = ServerSession(record.log, ThreadHandler(self.registry, record),
                                 transport=Transport.WEBSOCKET, limits=self.limits)
         await conn.write(ws.accept())
+
+        def frame(frames: list[bytes]) -> bytes | None:
+            if ws.closed is not None:
+                return None  # the client closed (or dropped) the socket: stop writing
+            return b"".join(ws.send_text(f) for f in frames)
+
         try:
             async with anyio.create_task_group() as tg:
 
                 async def writer() -> None:
-                    await self._pump_out(
-                        conn, session, lambda frames: b"".join(ws.send_text(f) for f in frames)
-                    )
+                    await self._pump_out(conn, session, frame)
                     code = session.close_code or 1000
-                    await conn.write(ws.close(code, session.close_reason or ""))
+                    # Our close, or (when the client closed first) the reply to
+                    # its close if the reader has not written it yet; then give the
+                    # reader a moment to see the client's reply (closing a socket
+                    # with unread input resets it, and the close frame can be lost).
+                    await conn.write(ws.close(code, session.close_reason or "") + ws.data_to_send())
+                    await anyio.sleep(CLOSE_TIMEOUT)
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(writer)
@@ -307,19 +391,36 @@ class ReferenceServer:
                     self._command(session, text)
                 while ws.closed is None:
                     data = await read_chunk(conn.stream)
-                    ws.receive_data(data)
+                    try:
+                        ws.receive_data(data)
+                    except RemoteProtocolError as exc:
+                        # Not WebSocket, or a message over the limit: close, do not crash.
+                        code = 1009 if isinstance(exc, LimitExceeded) else 1002
+                        session.close(exc.message)
+                        await conn.write(ws.close(code, exc.message[:120]))
+                        await self._drain(conn)
+                        break
                     await conn.write(ws.data_to_send())
-                    for text in ws.messages():
-                        self._command(session, text)
+                    # Commands that came with the close, or after the session was
+                    # cut off, go unanswered.
+                    if ws.closed is None and not session.closed:
+                        for text in ws.messages():
+                            self._command(session, text)
                 tg.cancel_scope.cancel()
         finally:
             session.close()
 
+    def _command(self, session: ServerSession, text: str) -> None:
+        self._report(session.receive_command(text))
+
     @staticmethod
-    def _command(session: ServerSession, text: str) -> None:
-        reply = session.receive_command(text)
-        if reply.exception is not None:
-            raise reply.exception
+    async def _drain(conn: _Conn) -> None:
+        """After our close frame on a connection we no longer parse: read and drop
+        what the client still sends, until it closes or :data:`CLOSE_TIMEOUT`, so the
+        socket is not reset under the close frame."""
+        with anyio.move_on_after(CLOSE_TIMEOUT), contextlib.suppress(NetworkError):
+            while await read_chunk(conn.stream):
+                pass
 
 
 @contextlib.asynccontextmanager

@@ -5,9 +5,14 @@ Each thread has an :class:`~threadwire.protocol.producer.EventLog` and a
 scripted demo agent (:mod:`._demo_script`) in the server's task group. A run
 that reaches an interrupt ends ``interrupted`` and keeps its script waiting;
 ``input.respond`` (or a ``run.start`` with input while interrupted, as the real
-server does) resumes it as a new run. ``multitaskStrategy`` decides what a
-``run.start`` does while a run is active: ``enqueue`` (default) waits for it,
-``reject`` refuses, ``interrupt`` and ``rollback`` cancel it first.
+server does) resumes it as a new run. One run executes at a time per thread;
+the others wait in line, in the order they were started. ``multitaskStrategy``
+decides what a ``run.start`` does while runs are active or waiting:
+``enqueue`` (default) queues it, ``reject`` refuses, ``interrupt`` and
+``rollback`` cancel the running run (it ends ``failed``, "run cancelled") and
+drop the waiting ones, as the server cancels every inflight run, then run it.
+A run whose agent raises ends ``failed`` with the exception's text; the server
+goes on.
 
 Time comes from the adapter (``anyio.current_time`` is monotonic; timestamps
 are wall-clock milliseconds from ``time.time``), and ids from ``uuid4``: the
@@ -18,18 +23,19 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Generator, Mapping
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
-
 from threadwire.protocol import (
     UNSET,
     AgentGetTree,
-    InterruptResponse,
     InputRespond,
     InputRespondBatch,
+    InterruptResponse,
     RunStart,
     StateGet,
 )
@@ -72,13 +78,23 @@ class ThreadRecord:
         self.script: Generator[Any, Any, None] | None = None
         """The demo script waiting at an interrupt, resumed by the next respond."""
         self.running: anyio.CancelScope | None = None
+        """The cancel scope of the run executing (set before its task starts)."""
+        self.waiting: deque[tuple[str, Any, Any]] = deque()
+        """Runs started while another one executes: ``(run_id, script, answers)``."""
         self.idle = anyio.Event()
+        """Set while no run executes or waits."""
         self.idle.set()
         self.run_ids: list[str] = []
+        """The ids of the runs that began executing, in order."""
+
+    @property
+    def busy(self) -> bool:
+        """A run executes or waits."""
+        return self.running is not None or bool(self.waiting)
 
     @property
     def status(self) -> str:
-        if self.running is not None:
+        if self.busy:
             return "busy"
         if self.producer.pending_interrupts:
             return "interrupted"
@@ -97,7 +113,8 @@ class ThreadRecord:
 
     def state_json(self) -> dict[str, Any]:
         interrupts = [
-            {"id": i.interrupt_id, "value": i.payload} for i in self.producer.pending_interrupts.values()
+            {"id": i.interrupt_id, "value": i.payload}
+            for i in self.producer.pending_interrupts.values()
         ]
         return {
             "values": self.values if self.values is not None else {},
@@ -130,7 +147,9 @@ class ThreadRegistry:
     def get(self, thread_id: str) -> ThreadRecord | None:
         return self.threads.get(thread_id)
 
-    def get_or_create(self, thread_id: str, metadata: Mapping[str, Any] | None = None) -> ThreadRecord:
+    def get_or_create(
+        self, thread_id: str, metadata: Mapping[str, Any] | None = None
+    ) -> ThreadRecord:
         record = self.threads.get(thread_id)
         if record is None:
             if len(self.threads) >= self.max_threads:
@@ -142,13 +161,14 @@ class ThreadRegistry:
 
     # -- runs -------------------------------------------------------------------------
 
-    async def _execute(self, record: ThreadRecord, run_id: str, script: Any, answers: Any) -> None:
-        """Run one run of ``script`` (resumed with ``answers`` when given) to its end."""
+    async def _execute(
+        self, record: ThreadRecord, run_id: str, script: Any, answers: Any, scope: anyio.CancelScope
+    ) -> None:
+        """Run one run of ``script`` (resumed with ``answers`` when given) to its end,
+        then the next waiting run."""
         producer = record.producer
-        with anyio.CancelScope() as scope:
-            record.running = scope
-            record.idle = anyio.Event()
-            try:
+        try:
+            with scope:
                 producer.start_run(run_id, DEMO_GRAPH, timestamp=now_ms())
                 pushed = 0
                 send: Any = answers
@@ -166,7 +186,7 @@ class ThreadRegistry:
                             record.values = step.part.data
                         pushed += 1
                         if pushed % _YIELD_EVERY == 0:
-                            await anyio.sleep(0)
+                            await anyio.lowlevel.checkpoint()
                     elif isinstance(step, Pause):
                         await anyio.sleep(step.seconds * self.pace)
                     elif isinstance(step, Fail):
@@ -177,23 +197,45 @@ class ThreadRegistry:
                         producer.finish("completed", timestamp=now_ms())  # -> interrupted
                         record.script = script
                         break
-            finally:
-                if producer.state.name == "RUNNING":
-                    with anyio.CancelScope(shield=True):
-                        producer.finish("failed", timestamp=now_ms(), error="run cancelled")
-                record.running = None
-                record.updated_ms = now_ms()
+        except Exception as exc:  # the agent failed: the run fails, the server goes on
+            if producer.state.name == "RUNNING":
+                producer.finish("failed", timestamp=now_ms(), error=f"{type(exc).__name__}: {exc}")
+            record.script = None
+        finally:
+            if producer.state.name == "RUNNING":  # cancelled
+                producer.finish("failed", timestamp=now_ms(), error="run cancelled")
+                record.script = None
+            record.running = None
+            record.updated_ms = now_ms()
+            if record.waiting:
+                self._launch(record, *record.waiting.popleft())
+            else:
                 record.idle.set()
 
-    def start(self, record: ThreadRecord, script: Any, answers: Any = None) -> str:
-        run_id = str(uuid.uuid4())
+    def _launch(self, record: ThreadRecord, run_id: str, script: Any, answers: Any) -> None:
+        """Start executing a run now; the thread is marked busy before its task starts."""
+        if answers is None and script is not record.script:
+            record.script = None  # a new run replaces the one waiting at an interrupt
+        scope = anyio.CancelScope()
+        record.running = scope
+        record.idle = anyio.Event()
         record.run_ids.append(run_id)
-        self.tg.start_soon(self._execute, record, run_id, script, answers)
+        self.tg.start_soon(self._execute, record, run_id, script, answers, scope)
+
+    def start(self, record: ThreadRecord, script: Any, answers: Any = None) -> str:
+        """Start a run of ``script`` now, or after the runs before it; its id."""
+        run_id = str(uuid.uuid4())
+        if record.busy:
+            record.waiting.append((run_id, script, answers))
+        else:
+            self._launch(record, run_id, script, answers)
         return run_id
 
-    async def start_after_current(self, record: ThreadRecord, script: Any) -> None:
-        await record.idle.wait()
-        self.start(record, script)
+    def cancel_all(self, record: ThreadRecord) -> None:
+        """Drop the waiting runs and cancel the running one (it ends ``failed``)."""
+        record.waiting.clear()
+        if record.running is not None:
+            record.running.cancel()
 
 
 class ThreadHandler(BaseHandler):
@@ -205,10 +247,12 @@ class ThreadHandler(BaseHandler):
 
     def start_run(self, command: RunStart) -> str:
         if command.assistant_id not in ASSISTANTS:
-            raise CommandRejected("unknown_error", f"422: Invalid assistant: '{command.assistant_id}'")
+            raise CommandRejected(
+                "unknown_error", f"422: Invalid assistant: '{command.assistant_id}'"
+            )
         record = self.record
-        resume_input = command.input if command.input is not None else None
-        if record.script is not None and record.running is None and resume_input is not None and (
+        given = None if command.input is UNSET else command.input
+        if given is not None and not record.busy and record.script is not None and (
             record.producer.pending_interrupts
         ):
             # Input while interrupted is the resume value (as the real server does).
@@ -217,7 +261,7 @@ class ThreadHandler(BaseHandler):
                 InputRespondBatch(
                     responses=[
                         InterruptResponse(
-                            interrupt_id=p.interrupt_id, namespace=p.namespace, response=resume_input
+                            interrupt_id=p.interrupt_id, namespace=p.namespace, response=given
                         )
                         for p in pending
                     ]
@@ -225,30 +269,18 @@ class ThreadHandler(BaseHandler):
             )
             return self.registry.start(record, record.script, answers)
         try:
-            script = demo_steps(
-                None if command.input is UNSET else command.input,
-                interrupt_id=uuid.uuid4().hex,
-            )
+            script = demo_steps(given, interrupt_id=uuid.uuid4().hex)
         except ValueError as exc:
             raise CommandRejected("invalid_argument", f"run.start: {exc}") from None
-        strategy = command.multitask_strategy or "enqueue"
-        if record.running is not None:
+        if record.busy:
+            strategy = command.multitask_strategy or "enqueue"
             if strategy == "reject":
                 raise CommandRejected(
                     "invalid_argument", "Thread is busy with another run (multitaskStrategy reject)"
                 )
             if strategy in ("interrupt", "rollback"):
-                record.running.cancel()
-            run_id = str(uuid.uuid4())
-            self.registry.tg.start_soon(self._enqueue, script, run_id)
-            return run_id
-        record.script = None
+                self.registry.cancel_all(record)
         return self.registry.start(record, script)
-
-    async def _enqueue(self, script: Any, run_id: str) -> None:
-        await self.record.idle.wait()
-        self.record.run_ids.append(run_id)
-        await self.registry._execute(self.record, run_id, script, None)
 
     def respond(self, command: InputRespond | InputRespondBatch) -> None:
         record = self.record

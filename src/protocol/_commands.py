@@ -54,7 +54,8 @@ MULTITASK_STRATEGIES: Final = ("reject", "rollback", "interrupt", "enqueue")
 
 
 def _bad(method: str, problem: str) -> RemoteProtocolError:
-    return RemoteProtocolError(f"{method}: {problem}", hint="invalid_argument")
+    text = problem if problem.startswith(method) else f"{method}: {problem}"
+    return RemoteProtocolError(text, hint="invalid_argument")
 
 
 def _wrap(method: str, exc: RemoteProtocolError) -> RemoteProtocolError:

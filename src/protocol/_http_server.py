@@ -102,7 +102,9 @@ class ServerConnection:
                 event = self._conn.next_event()
             except h11.RemoteProtocolError as exc:
                 status = exc.error_status_hint
-                raise RemoteProtocolError(f"malformed HTTP request: {exc}", hint=str(status)) from None
+                raise RemoteProtocolError(
+                    f"malformed HTTP request: {exc}", hint=str(status)
+                ) from None
             if event is h11.NEED_DATA:
                 return NEED_DATA
             if event is h11.PAUSED:
@@ -112,7 +114,8 @@ class ServerConnection:
                 self._body = []
                 self._size = 0
                 length = _joined(event.headers).get("content-length")
-                if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
+                declared = int(length) if length is not None and length.isdigit() else 0
+                if declared > self.limits.max_body_size:
                     raise RemoteProtocolError(
                         f"request body of {length} bytes exceeds max_body_size="
                         f"{self.limits.max_body_size}",
@@ -198,7 +201,9 @@ class ServerConnection:
         self._next_cycle()
         return out
 
-    def respond_json(self, status: int, obj: Any, *, headers: Mapping[str, str] | None = None) -> bytes:
+    def respond_json(
+        self, status: int, obj: Any, *, headers: Mapping[str, str] | None = None
+    ) -> bytes:
         return self.respond(status, orjson.dumps(obj), headers=headers)
 
     def error_response(self, error: RemoteProtocolError) -> bytes:

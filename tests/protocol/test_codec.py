@@ -567,7 +567,7 @@ BAD_ENVELOPE = "Protocol commands must include an integer id and string method."
         ),
         (
             b'{"id": 3, "method": "run.start", "params": {}}',
-            "run.start: run.start requires an assistant_id.",
+            "run.start requires an assistant_id.",
             3,
         ),
     ],

@@ -125,19 +125,6 @@ def _bad_envelope(data: bytes | str) -> bool:
     )
 
 
-def _raw_since(data: bytes | str, method: str) -> int | None:
-    # SubscriptionSubscribe has no since (the server ignores it, B14); honour it here.
-    params = orjson.loads(data).get("params") or {}
-    since = params.get("since")
-    if since is None:
-        return None
-    if type(since) is not int or since < 0:
-        raise CommandRejected(
-            "invalid_argument", f"{method}: since must be a non-negative integer, got {since!r}"
-        )
-    return since
-
-
 class ServerSession:
     """See the module docstring."""
 
@@ -347,7 +334,7 @@ class ServerSession:
                 getattr(exc, "command_id", None), None, exc.hint, exc.message, http_status=status
             )
         try:
-            result = self._dispatch(command, data)
+            result = self._dispatch(command)
             frame = encode_success(command_id, result, self.applied_through_seq)
         except CommandRejected as exc:
             return self._failed(command_id, command, exc.code, exc.message, extra=exc.extra)
@@ -412,10 +399,10 @@ class ServerSession:
         except Exception as exc:  # the handler's bug: answer it, hand it to the adapter
             raise _HandlerFailed(f"{type(exc).__name__}: {exc}") from exc
 
-    def _dispatch(self, command: Command, data: bytes | str) -> Any:
+    def _dispatch(self, command: Command) -> Any:
         handler = self.handler
         if isinstance(command, SubscriptionSubscribe):
-            return self._subscribe(command, _raw_since(data, command.method))
+            return self._subscribe(command)
         if isinstance(command, SubscriptionReconnect):
             return self._reconnect(command)
         if isinstance(command, SubscriptionUnsubscribe):
@@ -493,11 +480,12 @@ class ServerSession:
             if sub_id not in self._subs:
                 return sub_id
 
-    def _subscribe(self, command: SubscriptionSubscribe, since: int | None) -> Any:
+    def _subscribe(self, command: SubscriptionSubscribe) -> Any:
+        # The codec reads since (the real server ignores it, B14; the SDK sends it).
         stream_filter = self._filter(
             command.method, command.channels, command.namespaces, command.depth
         )
-        return self._add(None, stream_filter, since)
+        return self._add(None, stream_filter, command.since)
 
     def _reconnect(self, command: SubscriptionReconnect) -> Any:
         stream_filter = self._filter(

@@ -234,12 +234,12 @@ def test_base_handler_supports_nothing(method: str, params: Any) -> None:
         (
             b'{"id": 5, "method": "run.start", "params": {"assistant_id": ""}}',
             200,
-            {"id": 5, "message": "run.start: run.start requires an assistant_id."},
+            {"id": 5, "message": "run.start requires an assistant_id."},
         ),
         (
             b'{"id": 6, "method": "input.respond", "params": {"response": "a"}}',
             200,
-            {"id": 6, "message": "input.respond: input.respond requires an interrupt_id."},
+            {"id": 6, "message": "input.respond requires an interrupt_id."},
         ),
     ],
 )
