@@ -3,7 +3,8 @@
 A feed is the adapter-side end of one :class:`~threadwire.protocol.Subscription`.
 The pump calls :meth:`Feed.put` for each event routed to it, in stream order,
 and :meth:`Feed.finish` when the feed's scope is over (its run ended, the
-thread closed, or an error). Consumers iterate with ``async for``.
+thread closed, or an error). Consumers iterate with ``async for`` (once; one that
+stops early calls :meth:`Feed.close`).
 
 Backpressure is real: a feed holds at most ``max_queue_size`` items. With
 ``overflow="block"`` (the default) a full feed makes the pump wait, which
@@ -105,21 +106,20 @@ class Feed(Generic[T]):
         return item
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[T]:
         if self._iterating:
             raise RuntimeError("this feed already has a consumer; iterate it once")
         self._iterating = True
+        return self
+
+    async def __anext__(self) -> T:
+        # A plain async iterator, not an async generator: leaving the loop early
+        # leaves no generator for trio to finalize (and warn about); a consumer
+        # that stops early calls close().
         try:
-            while True:
-                try:
-                    item = await self.get()
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            self.close()
+            return await self.get()
+        except BaseException:
+            self.close()  # ended, failed or cancelled: the consumer is gone
+            raise
 
     def close(self) -> None:
         """The consumer is gone: drop what is queued and stop taking more."""

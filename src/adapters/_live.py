@@ -98,7 +98,8 @@ class LiveRenderer:
                 self._speaker = (ns, role)
                 return out
             if kind == "content-block-start":
-                content = data.get("content") if type(data.get("content")) is dict else {}
+                raw = data.get("content")
+                content: dict[str, Any] = raw if type(raw) is dict else {}
                 block = content.get("type")
                 prefix = "" if data.get("index") in (0, None) else "\n" + indent + "  "
                 self._line_open = True

@@ -9,13 +9,15 @@ slow consumer slows the read (backpressure) and nothing is lost. The pump:
 * reopens the stream when a new subscription needs a wider filter or history
   (:meth:`request_reopen`), resuming with the session's cursor;
 * reconnects after a drop, an error status worth retrying, a clean end of an
-  SSE response before the run's terminal event, or an idle stream (no bytes,
+  SSE response before the run's terminal event (after it, waits until a new
+  subscription or run needs the stream), or an idle stream (no bytes,
   heartbeats included, for the watchdog's timeout), carrying out the core's
   backoff decisions with ``anyio.sleep``; an exhausted budget or a failure
   that is not retryable raises :class:`RetriesExhausted` or the failure
   itself, which the owning task group delivers to the caller;
 * over WebSocket, subscribes the union filter in band and sends commands on
-  the same socket, failing the commands in flight when the socket drops.
+  the same socket, failing the commands in flight when the socket drops, and
+  pings a socket that has been quiet for half the idle timeout.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from threadwire.protocol import (
     Failure,
     GiveUp,
     IdleWatchdog,
+    LocalProtocolError,
     ReplayMismatch,
     StreamRequest,
     SubscriptionSubscribe,
@@ -81,11 +84,25 @@ class EventPump:
         self.connected = anyio.Event()
         self.events_seen = 0
         self.reconnects = 0
+        self.parked = False
+        """True while no stream is open because the server ended it after a run."""
         self._progressed = False
 
     def request_reopen(self) -> None:
         """Ask the loop to reopen the stream with the session's current request."""
         self._reopen.set()
+
+    def wake(self) -> None:
+        """Reopen the stream if the server ended it after a run (a new run is coming)."""
+        if self.parked:
+            self._reopen.set()
+
+    async def _park(self) -> None:
+        self.parked = True
+        try:
+            await self._reopen.wait()  # reset by _read when the next stream opens
+        finally:
+            self.parked = False
 
     async def run(self) -> None:
         """Run until cancelled; raises when reconnecting is not possible or allowed."""
@@ -111,6 +128,13 @@ class EventPump:
                 await conn.aclose()
             if failure is None:
                 attempt = 0  # a deliberate reopen: no backoff
+                continue
+            if failure.kind == "clean_end" and not failure.retryable:
+                # The server ended the stream after the run's terminal event: nothing
+                # was lost and nothing is wrong. Open it again when it is needed (a new
+                # subscription or run: request_reopen / wake).
+                attempt = 0
+                await self._park()
                 continue
             if self._progressed:
                 attempt = 0  # the connection worked for a while: start the budget afresh
@@ -139,7 +163,43 @@ class EventPump:
     async def _read(
         self, conn: SSEConnection | WSConnection
     ) -> tuple[Failure | None, BaseException | None]:
-        """Read until the stream ends, fails, idles or must be reopened."""
+        """Read until the stream ends, fails, idles or must be reopened.
+
+        A WebSocket is pinged when it has been quiet for half the idle timeout:
+        the server sends nothing on a quiet socket, and the pong shows it is
+        alive (SSE servers send heartbeats instead).
+        """
+        if not isinstance(conn, WSConnection):
+            return await self._read_items(conn)
+        result: tuple[Failure | None, BaseException | None] = (None, None)
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._keepalive, conn)
+            try:
+                result = await self._read_items(conn)
+            except Exception as exc:  # re-raised below, outside the group
+                error = exc
+            tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        return result
+
+    async def _keepalive(self, conn: WSConnection) -> None:
+        half = self._watchdog.timeout / 2
+        while True:
+            quiet = anyio.current_time() - conn.last_activity
+            if quiet < half:
+                await anyio.sleep(half - quiet)
+                continue
+            try:
+                await conn.ping()
+            except (NetworkError, LocalProtocolError):
+                return  # closing or gone: the reader reports why
+            await anyio.sleep(half)
+
+    async def _read_items(
+        self, conn: SSEConnection | WSConnection
+    ) -> tuple[Failure | None, BaseException | None]:
         session = self._session
         if isinstance(conn, WSConnection):
             await self._subscribe_in_band(conn)
@@ -172,7 +232,6 @@ class EventPump:
                 return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
                     "the event stream ended"
                 )
-            self._progressed = True
             for item in items:
                 kind = type(item)
                 if kind is Event:
@@ -180,6 +239,10 @@ class EventPump:
                         targets = session.receive_event(item)
                     except ReplayMismatch as exc:
                         return Failure.network(str(exc)), exc
+                    # Only events count as the connection having worked: a response
+                    # head or a subscribe reply followed by silence or a drop must
+                    # spend the retry budget, not reset it.
+                    self._progressed = True
                     self.events_seen += 1
                     await self._dispatch(item, targets)
                 elif kind is CommandSuccess or kind is CommandFailure:

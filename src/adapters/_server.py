@@ -259,8 +259,7 @@ class ReferenceServer:
                 await self._websocket(conn, request, record)
                 return False
             if method == "POST":
-                record = self.registry.get_or_create(thread_id)
-                return await self._sse(conn, request, record)
+                return await self._sse(conn, request, thread_id)
             await conn.write(self._not_allowed(conn, "POST, GET (WebSocket upgrade)"))
             return True
         if rest == ["commands"]:
@@ -315,10 +314,17 @@ class ReferenceServer:
 
     # -- event streams ---------------------------------------------------------------------
 
-    async def _sse(self, conn: _Conn, request: HTTPRequest, record: ThreadRecord) -> bool:
+    async def _sse(self, conn: _Conn, request: HTTPRequest, thread_id: str) -> bool:
+        try:
+            # Validate before touching the registry: a refused request leaves no thread.
+            stream_request = parse_stream_request(request.body)
+        except StreamRequestError as exc:
+            await conn.write(conn.http.respond(exc.status, exc.body))
+            return True
+        record = self.registry.get_or_create(thread_id)
         session = ServerSession(record.log, transport=Transport.SSE, limits=self.limits)
         try:
-            session.open_stream(parse_stream_request(request.body))
+            session.open_stream(stream_request)
         except StreamRequestError as exc:
             session.close()
             await conn.write(conn.http.respond(exc.status, exc.body))

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 from anyio.abc import ByteStream
 
-from threadwire.protocol import Limits, OutgoingCommand, StreamRequest
+from threadwire.protocol import Limits, OutgoingCommand, RemoteProtocolError, StreamRequest
 from threadwire.protocol._http import Endpoint
 from threadwire.protocol._http_client import EventStreamExchange
 from threadwire.protocol._limits import DEFAULT_LIMITS
@@ -85,21 +85,25 @@ class SSEConnection:
         return conn
 
     async def receive(self) -> list[Any] | None:
-        """The next items; None after a clean end of the response."""
-        while True:
+        """The next items; None after a clean end of the response.
+
+        Empty when the bytes read completed no item (part of a large event): the
+        caller's idle watchdog sees the activity at once.
+        """
+        items = self._exchange.events()
+        if items:
+            return items
+        if self._exchange.ended or self._done:
+            self._done = True
+            return None
+        data = await read_chunk(self._stream)
+        self.last_activity = anyio.current_time()
+        self._exchange.receive_data(data)
+        if not data:
+            self._done = True
             items = self._exchange.events()
-            if items:
-                return items
-            if self._exchange.ended or self._done:
-                self._done = True
-                return None
-            data = await read_chunk(self._stream)
-            self.last_activity = anyio.current_time()
-            self._exchange.receive_data(data)
-            if not data:
-                self._done = True
-                items = self._exchange.events()
-                return items or None
+            return items or None
+        return self._exchange.events()
 
     async def aclose(self) -> None:
         await aclose_quietly(self._stream)
@@ -141,7 +145,16 @@ class WSConnection:
             with anyio.fail_after(connect_timeout):
                 while True:
                     data = await read_chunk(stream)
-                    client.receive_data(data)
+                    try:
+                        client.receive_data(data)
+                    except RemoteProtocolError:
+                        if data:
+                            raise
+                        # The peer hung up before (or in the middle of) its answer: a
+                        # network failure worth a retry, as for an SSE response head.
+                        raise NetworkError(
+                            "connection closed during the WebSocket handshake"
+                        ) from None
                     items = client.events()
                     if items and isinstance(items[0], Opened):
                         conn._pending = items[1:]
@@ -167,7 +180,11 @@ class WSConnection:
             await send_all(self._stream, frame)
 
     async def receive(self) -> list[Any] | None:
-        """The next items; None once the socket closed (see ``closed`` for the code)."""
+        """The next items; None once the socket closed (see ``closed`` for the code).
+
+        Empty when only control frames came (a pong): the caller's idle watchdog
+        sees the activity at once instead of at the end of its current wait.
+        """
         while True:
             if self._pending:
                 items, self._pending = self._pending, []
@@ -190,8 +207,7 @@ class WSConnection:
                     self.closed = item
                 else:
                     items.append(item)
-            if items:
-                return items
+            return items
 
     async def aclose(self, code: int = 1000) -> None:
         frame = self._client.close(code)

@@ -106,6 +106,77 @@ class _RunWaiter:
         return start is not None and start > self.after_seq
 
 
+class _SinkLoop(AsyncIterator[Any]):
+    """One ``async for`` over a projection: subscribes on the first step, yields the sink's items.
+
+    A sink also needs the root's lifecycle events to know where its run ends;
+    when the filter does not carry them, a second subscription does. A plain
+    async iterator rather than an async generator: a loop left early
+    (``break``) unsubscribes as soon as the iterator is dropped, with no
+    generator for trio to finalize and warn about, and ``aclose()`` does it
+    explicitly.
+    """
+
+    def __init__(
+        self, thread: ThreadStream, make_sink: Callable[[], Sink], stream_filter: StreamFilter,
+        history: bool,
+    ) -> None:
+        self._thread = thread
+        self._make_sink = make_sink
+        self._filter = stream_filter
+        self._history = history
+        self._sink: Sink | None = None
+        self._subs: list[Subscription] = []
+        self._done = False
+
+    def __aiter__(self) -> _SinkLoop:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            if self._sink is None:
+                await self._start()
+            assert self._sink is not None
+            return await self._sink.feed.get()
+        except BaseException:
+            self._finish()  # ended, failed or cancelled: this loop is over
+            raise
+
+    async def _start(self) -> None:
+        thread = self._thread
+        await thread._ensure_pump_soon()
+        sink = self._make_sink()
+        self._sink = sink
+        session = thread.session
+        self._subs.append(session.subscribe(self._filter, history=self._history))
+        if not self._filter.matches("lifecycle", ()):
+            self._subs.append(session.subscribe(_ROOT_LIFECYCLE, history=self._history))
+        for sub in self._subs:
+            thread._sinks[sub.id] = sink
+        if session.needs_reopen():
+            thread._pump.request_reopen()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        thread = self._thread
+        for sub in self._subs:
+            thread._sinks.pop(sub.id, None)
+            thread.session.unsubscribe(sub)
+        if self._sink is not None:
+            self._sink.feed.close()
+
+    async def aclose(self) -> None:
+        """End this loop now (also what dropping the iterator does)."""
+        self._finish()
+
+    def __del__(self) -> None:
+        self._finish()
+
+
 class RunAPI:
     """``thread.run``: start runs and answer interrupts."""
 
@@ -272,7 +343,16 @@ class ThreadStream:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if not self.minted or self.transport == "websocket":
-            await self._ensure_pump()
+            try:
+                await self._ensure_pump()
+            except BaseException as exc:
+                # The pump failed (or we were cancelled) before the socket was up: leave
+                # the task group here, so its scope is exited in this task and the pump's
+                # error (RetriesExhausted, HTTPStatusError), not a bare cancellation,
+                # reaches the caller.
+                if not await self.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise
+                raise ThreadClosed("the thread stream closed while opening") from None
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
@@ -413,6 +493,7 @@ class ThreadStream:
         if self._tg is not None and not self._pump_started and not self._closed:
             self._pump_started = True
             self._tg.start_soon(self._pump.run)
+        self._pump.wake()
         return waiter
 
     def _on_root_lifecycle(self, event: Event) -> None:
@@ -456,10 +537,13 @@ class ThreadStream:
     async def _output(self) -> Any:
         waiter = self._latest_run
         if waiter is None:
-            if self._ended:
-                return self._finished(self._ended[-1])
+            # No run asked for here: the run the stream shows (in progress, or the
+            # last one), else the next one started here, within run_start_timeout.
             with anyio.fail_after(self.run_start_timeout):
                 while self._latest_run is None:
+                    current = self.session.runs.current
+                    if self._ended and (current is None or current.status in _TERMINAL):
+                        return self._finished(self._ended[-1])
                     if self._closed:
                         raise ThreadClosed("the thread stream is closed")
                     await self._run_changed.wait()
@@ -544,30 +628,11 @@ class ThreadStream:
 
     # -- subscriptions -------------------------------------------------------------
 
-    async def _run_sink(
+    def _run_sink(
         self, make_sink: Callable[[], Sink], stream_filter: StreamFilter, *, history: bool = True
     ) -> AsyncIterator[Any]:
-        """Subscribe ``stream_filter``, feed a new sink from the pump, yield what it queues.
-
-        A sink also needs the root's lifecycle events to know where its run ends;
-        when ``stream_filter`` does not carry them, a second subscription does.
-        """
-        await self._ensure_pump_soon()
-        sink = make_sink()
-        subs = [self.session.subscribe(stream_filter, history=history)]
-        if not stream_filter.matches("lifecycle", ()):
-            subs.append(self.session.subscribe(_ROOT_LIFECYCLE, history=history))
-        for sub in subs:
-            self._sinks[sub.id] = sink
-        if self.session.needs_reopen():
-            self._pump.request_reopen()
-        try:
-            async for item in sink.feed:
-                yield item
-        finally:
-            for sub in subs:
-                self._sinks.pop(sub.id, None)
-                self.session.unsubscribe(sub)
+        """Subscribe ``stream_filter``, feed a new sink from the pump, yield what it queues."""
+        return _SinkLoop(self, make_sink, stream_filter, history)
 
     def subscribe(
         self,

@@ -462,13 +462,13 @@ class _InterleaveSink(Sink):
         self.parts = parts
 
     def apply(self, event: Event) -> Iterable[Any]:
-        out = []
+        out: list[tuple[str, Any]] = []
         for name, part in self.parts.items():
             out.extend((name, item) for item in part.apply(event))
         return out
 
     def end_of_run(self, outcome: RunOutcome) -> Iterable[Any]:
-        out = []
+        out: list[tuple[str, Any]] = []
         for name, part in self.parts.items():
             out.extend((name, item) for item in part.end_of_run(outcome))
         return out
