@@ -30,10 +30,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import chunks, sse_body  # noqa: E402
+from corpus import chunks, sse_body
 
-from threadwire.protocol import ALL_CHANNELS, ClientSession, StreamFilter  # noqa: E402
-from threadwire.protocol._stream_decoder import EventStreamDecoder  # noqa: E402
+from threadwire.protocol import ALL_CHANNELS, ClientSession, StreamFilter
+from threadwire.protocol._stream_decoder import EventStreamDecoder
 
 
 def ours(pieces: list[bytes]) -> int:
@@ -95,7 +95,9 @@ def sdk_decoder() -> Callable[[list[bytes]], int] | None:
     return run
 
 
-def best_of(fn: Callable[[list[bytes]], int], pieces: list[bytes], repeat: int) -> tuple[float, int]:
+def best_of(
+    fn: Callable[[list[bytes]], int], pieces: list[bytes], repeat: int
+) -> tuple[float, int]:
     best = float("inf")
     count = 0
     for _ in range(repeat):
@@ -126,14 +128,18 @@ def main(argv: list[str] | None = None) -> int:
         figures[f"{label}_ours_events_per_s"] = round(n_ours / t_ours)
         figures[f"{label}_split_events_per_s"] = round(n_base / t_base)
         figures[f"{label}_ratio_vs_split"] = round(t_ours / t_base, 3)
-        print(f"{label}: ours {n_ours / t_ours:,.0f} ev/s, split+orjson {n_base / t_base:,.0f} ev/s,"
-              f" ratio {t_ours / t_base:.3f}")
+        print(
+            f"{label}: ours {n_ours / t_ours:,.0f} ev/s, split+orjson {n_base / t_base:,.0f} ev/s,"
+            f" ratio {t_ours / t_base:.3f}"
+        )
         if sdk is not None:
             t_sdk, n_sdk = best_of(sdk, pieces, args.repeat)
             figures[f"{label}_sdk_events_per_s"] = round(n_sdk / t_sdk)
             figures[f"{label}_sdk_over_ours"] = round(t_sdk / t_ours, 3)
-            print(f"{label}: langgraph_sdk.sse {n_sdk / t_sdk:,.0f} ev/s, ours is "
-                  f"{t_sdk / t_ours:.2f}x faster")
+            print(
+                f"{label}: langgraph_sdk.sse {n_sdk / t_sdk:,.0f} ev/s, ours is "
+                f"{t_sdk / t_ours:.2f}x faster"
+            )
         del body, pieces
     print(json.dumps(figures))
     return 0

@@ -41,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import events as corpus_events
+
 from threadwire.protocol import Event, decode_event_object
 from threadwire.protocol.projections import MessagesReducer
 

@@ -22,6 +22,7 @@ import contextlib
 from typing import Any
 
 from _fuzzlib import chunks, parse_sse, run_atheris, split_points
+
 from threadwire.protocol import (
     DEFAULT_LIMITS,
     CommandFailure,

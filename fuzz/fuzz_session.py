@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from _fuzzlib import feedings, parse_sse, run_atheris
+
 from threadwire.protocol import (
     ALL_CHANNELS,
     DEFAULT_LIMITS,

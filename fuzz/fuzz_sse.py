@@ -16,6 +16,7 @@ Run: ``python fuzz/fuzz_sse.py fuzz/corpus/fuzz_sse -atheris_runs=100000``.
 from __future__ import annotations
 
 from _fuzzlib import feedings, parse_sse, run_atheris
+
 from threadwire.protocol import (
     DEFAULT_LIMITS,
     Limits,

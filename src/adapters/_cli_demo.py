@@ -18,7 +18,8 @@ DEMO_INPUT = {"delay": 0.04}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", default=json.dumps(DEMO_INPUT),
+        "--input",
+        default=json.dumps(DEMO_INPUT),
         help="the demo agent's input as JSON (see README: tools, subagents, custom, "
         "interrupt, batch_interrupt, tokens, fail, delay)",
     )
@@ -30,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         async with serve("127.0.0.1", 0) as server:
-            print(f"reference server on {server.url}, transport {args.transport}, "
-                  f"backend {args.backend}", flush=True)
+            print(
+                f"reference server on {server.url}, transport {args.transport}, "
+                f"backend {args.backend}",
+                flush=True,
+            )
             return await stream_run(server.url, args, assistant="demo", input=payload)
 
     return anyio.run(main, backend=args.backend)

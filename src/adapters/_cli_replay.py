@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, Final
 
 import orjson
+
 from threadwire.protocol.projections import render_transcript, replay
 
 __all__ = ["NAME", "HELP", "add_arguments", "run"]

@@ -34,16 +34,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default: loopback)"
     )
     parser.add_argument(
-        "--port", type=int, default=2024,
+        "--port",
+        type=int,
+        default=2024,
         help="port (0: any free port; the URL line printed at start says which)",
     )
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     parser.add_argument(
-        "--pace", type=float, default=1.0,
+        "--pace",
+        type=float,
+        default=1.0,
         help="multiplies the demo agent's pauses (0: as fast as possible)",
     )
     parser.add_argument(
-        "--buffer-size", type=int, default=10_000, metavar="N",
+        "--buffer-size",
+        type=int,
+        default=10_000,
+        metavar="N",
         help="events each thread keeps for replay (default 10000, as the server); "
         "a since older than that is answered with resume_gap",
     )

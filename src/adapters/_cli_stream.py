@@ -70,14 +70,22 @@ def make_answer(args: argparse.Namespace, out: Any) -> Any:
 
 
 async def stream_run(
-    url: str, args: argparse.Namespace, *, assistant: str, input: Any, api_key: str | None = None,
+    url: str,
+    args: argparse.Namespace,
+    *,
+    assistant: str,
+    input: Any,
+    api_key: str | None = None,
     thread_id: str | None = None,
 ) -> int:
     out = sys.stdout
     style = Style(enabled=out.isatty() and not args.no_color)
-    async with connect(url, api_key=api_key) as client, client.threads.stream(
-        thread_id, assistant_id=assistant, transport=args.transport
-    ) as thread:
+    async with (
+        connect(url, api_key=api_key) as client,
+        client.threads.stream(
+            thread_id, assistant_id=assistant, transport=args.transport
+        ) as thread,
+    ):
         try:
             result = await run_live(
                 thread, input, out=out, answer=make_answer(args, out), style=style
@@ -94,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         return await stream_run(
-            args.url, args, assistant=args.assistant, input=payload, api_key=args.api_key,
+            args.url,
+            args,
+            assistant=args.assistant,
+            input=payload,
+            api_key=args.api_key,
             thread_id=args.thread,
         )
 

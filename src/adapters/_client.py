@@ -53,7 +53,10 @@ class Threads:
         idle_timeout: float | None = None,
         **options: Any,
     ) -> ThreadStream:
-        """A :class:`ThreadStream` for ``thread_id`` (a fresh id when None); use with ``async with``."""
+        """A :class:`ThreadStream` for ``thread_id`` (a fresh id when None).
+
+        Use it with ``async with``.
+        """
         return ThreadStream(
             self._client,
             assistant_id=assistant_id,

@@ -59,6 +59,7 @@ from collections.abc import Generator, Mapping
 from typing import Any, Final, TypeAlias
 
 import attrs
+
 from threadwire.protocol.producer import Part
 
 __all__ = [

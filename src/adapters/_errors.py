@@ -75,7 +75,9 @@ class RunInterrupted(Exception):
 
     def __init__(self, interrupts: list[object], *, run_id: str | None = None) -> None:
         ids = ", ".join(getattr(i, "interrupt_id", "?") for i in interrupts)
-        super().__init__(f"run {run_id or ''} is waiting for input ({ids})".replace("run  ", "run "))
+        super().__init__(
+            f"run {run_id or ''} is waiting for input ({ids})".replace("run  ", "run ")
+        )
         self.interrupts = interrupts
         self.run_id = run_id
 

@@ -34,7 +34,11 @@ class Feed(Generic[T]):
     """A bounded, single-consumer queue with an unlosable end (see the module docstring)."""
 
     def __init__(
-        self, *, max_queue_size: int = 1024, overflow: str = "block", on_close: Callable[[], None] | None = None
+        self,
+        *,
+        max_queue_size: int = 1024,
+        overflow: str = "block",
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         if overflow not in OVERFLOW_POLICIES:
             raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
@@ -134,4 +138,3 @@ class Feed(Generic[T]):
     def fail_closed(self) -> None:
         """Finish with :class:`ThreadClosed` (the thread stream closed under the consumer)."""
         self.finish(ThreadClosed("the thread stream was closed"))
-

@@ -31,7 +31,7 @@ class PoolExhausted(TransportError):
 
 
 class _Conn:
-    __slots__ = ("stream", "http", "used")
+    __slots__ = ("http", "stream", "used")
 
     def __init__(self, stream: ByteStream, http: CommandConnection) -> None:
         self.stream = stream
@@ -57,7 +57,9 @@ class CommandPool:
         path: str = "commands",
     ) -> None:
         self._endpoint = endpoint
-        self._headers = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        self._headers = (
+            list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        )
         self._api_key = api_key
         self._ssl_context = ssl_context
         self._connect_timeout = connect_timeout
@@ -133,7 +135,9 @@ class CommandPool:
         conn.used = False
         try:
             with anyio.fail_after(self._command_timeout):
-                await send_all(conn.stream, conn.http.request(thread_id, outgoing.id, outgoing.data))
+                await send_all(
+                    conn.stream, conn.http.request(thread_id, outgoing.id, outgoing.data)
+                )
                 while True:
                     reply = conn.http.next_reply()
                     if reply is not NEED_DATA:

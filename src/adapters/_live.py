@@ -121,7 +121,9 @@ class LiveRenderer:
                     self._line_open = True
                 return piece
             if kind == "error":
-                return self._line(f"{indent}{self.s.red('message error: ' + str(data.get('message')))}")
+                return self._line(
+                    f"{indent}{self.s.red('message error: ' + str(data.get('message')))}"
+                )
             return ""
         if method == "tools":
             kind = data.get("event")

@@ -83,8 +83,9 @@ async def send_all(stream: ByteStream, data: bytes) -> None:
 
 async def aclose_quietly(stream: ByteStream) -> None:
     """Close ``stream`` even from a cancelled scope; errors while closing are moot."""
-    with anyio.CancelScope(shield=True), contextlib.suppress(
-        OSError, anyio.BrokenResourceError, anyio.ClosedResourceError
+    with (
+        anyio.CancelScope(shield=True),
+        contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError),
     ):
         await anyio.aclose_forcefully(stream)
 

@@ -111,7 +111,7 @@ class EventPump:
             request = self._session.stream_request()
             try:
                 conn = await self._open(request)
-            except Exception as exc:  # noqa: BLE001 - classified, then raised or retried
+            except Exception as exc:
                 attempt = await self._after_failure(self._classify(exc), exc, attempt)
                 continue
             self._session.stream_opened(request)
@@ -262,7 +262,9 @@ class EventPump:
         request = self._session.stream_request()
         f = request.filter
         command = SubscriptionSubscribe(
-            channels=sorted(f.channels), namespaces=f.namespaces, depth=f.depth,
+            channels=sorted(f.channels),
+            namespaces=f.namespaces,
+            depth=f.depth,
             since=request.since,
         )
         outgoing = self._session.send(command)
@@ -294,7 +296,7 @@ async def _first(receive: Awaitable[list[Any] | None], reopen: anyio.Event) -> A
         tg.start_soon(wait_reopen)
         try:
             result = await receive
-        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+        except Exception as exc:
             error = exc  # keep it out of an ExceptionGroup: the caller classifies it
         tg.cancel_scope.cancel()
     if error is not None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute, TaskGroup
+
 from threadwire.protocol import LimitExceeded, Limits, RemoteProtocolError
 from threadwire.protocol._http_server import HTTPRequest, ServerConnection, split_path
 from threadwire.protocol._limits import DEFAULT_LIMITS
@@ -131,8 +132,9 @@ class ReferenceServer:
         try:
             if self.connections > self.max_connections:
                 await conn.write(
-                    conn.http.respond_json(503, {"detail": "too many connections"},
-                                           headers={"connection": "close"})
+                    conn.http.respond_json(
+                        503, {"detail": "too many connections"}, headers={"connection": "close"}
+                    )
                 )
                 return
             await self._serve(conn)
@@ -244,8 +246,14 @@ class ReferenceServer:
             )
         if not rest:
             return conn.http.respond_json(
-                200, {"assistant_id": assistant_id, "graph_id": ASSISTANTS[assistant_id],
-                      "name": assistant_id, "config": {}, "metadata": {}}
+                200,
+                {
+                    "assistant_id": assistant_id,
+                    "graph_id": ASSISTANTS[assistant_id],
+                    "name": assistant_id,
+                    "config": {},
+                    "metadata": {},
+                },
             )
         return conn.http.respond_json(404, {"detail": "Not Found"})
 
@@ -274,7 +282,9 @@ class ReferenceServer:
                 return True
             record = self.registry.get_or_create(thread_id)
             session = ServerSession(
-                record.log, ThreadHandler(self.registry, record), transport=Transport.HTTP,
+                record.log,
+                ThreadHandler(self.registry, record),
+                transport=Transport.HTTP,
                 limits=self.limits,
             )
             reply = session.receive_command(request.body)
@@ -363,14 +373,20 @@ class ReferenceServer:
     async def _websocket(self, conn: _Conn, request: HTTPRequest, record: ThreadRecord) -> None:
         try:
             ws = WebSocketServer(
-                request.raw_headers, request.target, trailing_data=conn.http.trailing_data,
+                request.raw_headers,
+                request.target,
+                trailing_data=conn.http.trailing_data,
                 limits=self.limits,
             )
         except RemoteProtocolError as exc:
             await conn.write(conn.http.error_response(exc))
             return
-        session = ServerSession(record.log, ThreadHandler(self.registry, record),
-                                transport=Transport.WEBSOCKET, limits=self.limits)
+        session = ServerSession(
+            record.log,
+            ThreadHandler(self.registry, record),
+            transport=Transport.WEBSOCKET,
+            limits=self.limits,
+        )
         await conn.write(ws.accept())
 
         def frame(frames: list[bytes]) -> bytes | None:

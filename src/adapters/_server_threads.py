@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
+
 from threadwire.protocol import (
     UNSET,
     AgentGetTree,
@@ -134,7 +135,11 @@ class ThreadRegistry:
     """Every thread the server knows, bounded by ``max_threads``."""
 
     def __init__(
-        self, task_group: TaskGroup, *, pace: float = 1.0, buffer_size: int = 10_000,
+        self,
+        task_group: TaskGroup,
+        *,
+        pace: float = 1.0,
+        buffer_size: int = 10_000,
         max_threads: int = 100_000,
     ) -> None:
         self.tg = task_group
@@ -252,8 +257,11 @@ class ThreadHandler(BaseHandler):
             )
         record = self.record
         given = None if command.input is UNSET else command.input
-        if given is not None and not record.busy and record.script is not None and (
-            record.producer.pending_interrupts
+        if (
+            given is not None
+            and not record.busy
+            and record.script is not None
+            and (record.producer.pending_interrupts)
         ):
             # Input while interrupted is the resume value (as the real server does).
             pending = record.producer.pending_interrupts.values()
@@ -297,4 +305,3 @@ class ThreadHandler(BaseHandler):
         if command.keys is not None and isinstance(values, dict):
             values = {k: v for k, v in values.items() if k in command.keys}
         return {"values": values}
-

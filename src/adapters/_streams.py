@@ -11,6 +11,7 @@ lock serializes writes.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -62,7 +63,11 @@ class SSEConnection:
         )
         try:
             exchange = EventStreamExchange(
-                endpoint, thread_id, request.to_json(), headers=headers, api_key=api_key,
+                endpoint,
+                thread_id,
+                request.to_json(),
+                headers=headers,
+                api_key=api_key,
                 limits=limits,
             )
             conn = cls(stream, exchange)
@@ -138,7 +143,9 @@ class WSConnection:
         stream = await open_stream(
             endpoint, ssl_context=ssl_context, connect_timeout=connect_timeout
         )
-        client = WebSocketClient(endpoint, thread_id, headers=headers, api_key=api_key, limits=limits)
+        client = WebSocketClient(
+            endpoint, thread_id, headers=headers, api_key=api_key, limits=limits
+        )
         conn = cls(stream, client)
         try:
             await send_all(stream, client.connect_data())
@@ -196,11 +203,10 @@ class WSConnection:
             self._client.receive_data(data)
             reply = self._client.data_to_send()
             if reply:
+                # If the peer is gone, its close is what we report.
                 async with self._write_lock:
-                    try:
+                    with contextlib.suppress(NetworkError):
                         await send_all(self._stream, reply)
-                    except NetworkError:
-                        pass  # the peer is gone; its close is what we report
             items = []
             for item in self._client.events():
                 if isinstance(item, Closed):
@@ -214,10 +220,8 @@ class WSConnection:
         if frame:
             with anyio.move_on_after(1, shield=True):
                 async with self._write_lock:
-                    try:
+                    with contextlib.suppress(NetworkError):
                         await send_all(self._stream, frame)
-                    except NetworkError:
-                        pass
         await aclose_quietly(self._stream)
 
 

@@ -118,7 +118,10 @@ class _SinkLoop(AsyncIterator[Any]):
     """
 
     def __init__(
-        self, thread: ThreadStream, make_sink: Callable[[], Sink], stream_filter: StreamFilter,
+        self,
+        thread: ThreadStream,
+        make_sink: Callable[[], Sink],
+        stream_filter: StreamFilter,
         history: bool,
     ) -> None:
         self._thread = thread
@@ -224,7 +227,11 @@ class RunAPI:
         """Answer the given, or the only, pending interrupt; the run resumes as a new run."""
         thread = self._thread
         command = thread.session.respond(
-            response, interrupt_id=interrupt_id, update=update, goto=goto, config=config,
+            response,
+            interrupt_id=interrupt_id,
+            update=update,
+            goto=goto,
+            config=config,
             metadata=metadata,
         )
         waiter = thread._expect_run()
@@ -400,13 +407,22 @@ class ThreadStream:
         headers = {**client.headers, **self.headers}
         if self.transport == "websocket":
             return await WSConnection.open(
-                client.endpoint, self.thread_id, headers=headers, api_key=client.api_key,
-                ssl_context=client.ssl_context, connect_timeout=client.connect_timeout,
+                client.endpoint,
+                self.thread_id,
+                headers=headers,
+                api_key=client.api_key,
+                ssl_context=client.ssl_context,
+                connect_timeout=client.connect_timeout,
                 limits=self.limits,
             )
         return await SSEConnection.open(
-            client.endpoint, self.thread_id, request, headers=headers, api_key=client.api_key,
-            ssl_context=client.ssl_context, connect_timeout=client.connect_timeout,
+            client.endpoint,
+            self.thread_id,
+            request,
+            headers=headers,
+            api_key=client.api_key,
+            ssl_context=client.ssl_context,
+            connect_timeout=client.connect_timeout,
             limits=self.limits,
         )
 

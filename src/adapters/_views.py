@@ -68,9 +68,14 @@ class RunScope:
         runs = thread.session.runs
         current = runs.current
         pending = thread._latest_run
-        if pending is not None and pending.failed is None and (
-            current is None or current.started_seq is None
-            or current.started_seq <= pending.after_seq
+        if (
+            pending is not None
+            and pending.failed is None
+            and (
+                current is None
+                or current.started_seq is None
+                or current.started_seq <= pending.after_seq
+            )
         ):
             # A run was asked for and has not started yet: follow it.
             return cls(start_seq=None, after_seq=pending.after_seq)
@@ -118,8 +123,11 @@ class Sink:
         if terminal is not None:
             error = event.data.get("error") if type(event.data) is dict else None
             run = self.thread.session.runs.current
-            outcome = RunOutcome(status=terminal, error=error if type(error) is str else None,
-                                 run_id=run.run_id if run else None)
+            outcome = RunOutcome(
+                status=terminal,
+                error=error if type(error) is str else None,
+                run_id=run.run_id if run else None,
+            )
             for item in self.end_of_run(outcome):
                 await self.feed.put(item)
             self.feed.finish()
@@ -146,8 +154,9 @@ class RawSink(Sink):
 
 
 class _ValuesSink(Sink):
-    def __init__(self, thread: ThreadStream, scope: RunScope | None,
-                 namespace: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, thread: ThreadStream, scope: RunScope | None, namespace: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(thread, scope)
         self.namespace = namespace
 
@@ -158,8 +167,9 @@ class _ValuesSink(Sink):
 
 
 class _MessagesSink(Sink):
-    def __init__(self, thread: ThreadStream, scope: RunScope | None,
-                 namespace: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, thread: ThreadStream, scope: RunScope | None, namespace: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(thread, scope)
         self.namespace = namespace
         self.reducer = MessagesReducer()
@@ -173,8 +183,9 @@ class _MessagesSink(Sink):
             return ()
         return self._on_update(update.kind, update.message, event, update.block_index, update.delta)
 
-    def _on_update(self, kind: str, message: Any, event: Event | None, index: Any,
-                   delta: Any) -> Iterable[Any]:
+    def _on_update(
+        self, kind: str, message: Any, event: Event | None, index: Any, delta: Any
+    ) -> Iterable[Any]:
         key = id(message)
         stream = self.streams.get(key)
         new = stream is None
@@ -201,8 +212,9 @@ class _MessagesSink(Sink):
 
 
 class _ToolCallsSink(Sink):
-    def __init__(self, thread: ThreadStream, scope: RunScope | None,
-                 namespace: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, thread: ThreadStream, scope: RunScope | None, namespace: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(thread, scope)
         self.namespace = namespace
         self.messages = MessagesReducer()
@@ -246,8 +258,9 @@ class _ToolCallsSink(Sink):
 class _SubgraphsSink(Sink):
     """Yields a handle per direct child of ``scope`` (deeper ones via the handle)."""
 
-    def __init__(self, thread: ThreadStream, scope: RunScope | None,
-                 parent: tuple[str, ...]) -> None:
+    def __init__(
+        self, thread: ThreadStream, scope: RunScope | None, parent: tuple[str, ...]
+    ) -> None:
         super().__init__(thread, scope)
         self.parent = parent
         self.reducer = TreeReducer()
@@ -301,10 +314,12 @@ class _ExtensionSink(Sink):
         return (update.payload,)
 
 
-def _scoped_filter(channels: Iterable[str], namespace: tuple[str, ...],
-                   depth: int | None) -> StreamFilter:
-    return StreamFilter(channels=frozenset(channels) | {"lifecycle"}, namespaces=[namespace],
-                        depth=depth)
+def _scoped_filter(
+    channels: Iterable[str], namespace: tuple[str, ...], depth: int | None
+) -> StreamFilter:
+    return StreamFilter(
+        channels=frozenset(channels) | {"lifecycle"}, namespaces=[namespace], depth=depth
+    )
 
 
 class _View:
@@ -312,8 +327,9 @@ class _View:
 
     channels: frozenset[str] = frozenset()
 
-    def __init__(self, thread: ThreadStream, namespace: tuple[str, ...] = (),
-                 depth: int | None = 0) -> None:
+    def __init__(
+        self, thread: ThreadStream, namespace: tuple[str, ...] = (), depth: int | None = 0
+    ) -> None:
         self._thread = thread
         self._namespace = namespace
         self._depth = depth
@@ -370,8 +386,9 @@ class SubgraphsView(_View):
 class ExtensionsView:
     """``thread.extensions[name]``: payloads of the named custom events during the run."""
 
-    def __init__(self, thread: ThreadStream, namespace: tuple[str, ...] = (),
-                 depth: int | None = None) -> None:
+    def __init__(
+        self, thread: ThreadStream, namespace: tuple[str, ...] = (), depth: int | None = None
+    ) -> None:
         self._thread = thread
         self._namespace = namespace
         self._depth = depth

@@ -101,8 +101,17 @@ def decode_message(raw: bytes | str) -> Message:
     channel = _channel(method, data) if method in _SPECIAL_METHODS else method
     return _new_tuple(
         Event,
-        (method, channel, params.namespace, data, envelope.seq, event_id, params.timestamp,
-         params.node, None),
+        (
+            method,
+            channel,
+            params.namespace,
+            data,
+            envelope.seq,
+            event_id,
+            params.timestamp,
+            params.node,
+            None,
+        ),
     )
 
 
@@ -180,9 +189,7 @@ def decode_event_object(obj: dict[str, Any]) -> Event:
     """Decode an object that must be an event (``{"type": "event", ...}``)."""
     message = decode_object(obj) if obj.get("type") == "event" else None
     if not isinstance(message, Event):
-        raise RemoteProtocolError(
-            f"expected an event, got a message of type {obj.get('type')!r}"
-        )
+        raise RemoteProtocolError(f"expected an event, got a message of type {obj.get('type')!r}")
     return message
 
 
@@ -258,9 +265,7 @@ def _bad_event(obj: dict[str, Any]) -> Event:
     f.opt_str(params, "node", "params")
     timestamp = params.get("timestamp")
     if timestamp is not None and type(timestamp) not in (int, float):
-        raise RemoteProtocolError(
-            f"params.timestamp must be a number, got {_type_name(timestamp)}"
-        )
+        raise RemoteProtocolError(f"params.timestamp must be a number, got {_type_name(timestamp)}")
     namespace = params.get("namespace")
     if namespace is not None:
         f.namespace(namespace, "params.namespace")

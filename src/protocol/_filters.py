@@ -48,7 +48,9 @@ ALL_CHANNELS: Final = (
 
 def _channels(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
-        raise LocalProtocolError(f"channels must be a collection of strings, not the string {value!r}")
+        raise LocalProtocolError(
+            f"channels must be a collection of strings, not the string {value!r}"
+        )
     try:
         result = frozenset(value)
     except TypeError:  # not iterable, or unhashable entries
@@ -191,14 +193,10 @@ def _prefix_covers(outer: Sequence[str], inner: Sequence[str]) -> bool:
 
 def covers(outer: StreamFilter, inner: StreamFilter) -> bool:
     """True when a stream opened with ``outer`` delivers every event ``inner`` matches."""
-    for channel in inner.channels:
-        if not outer.matches_channel(channel):
-            return False
+    if not all(outer.matches_channel(channel) for channel in inner.channels):
+        return False
     inner_prefixes = inner.namespaces if inner.namespaces is not None else ((),)
-    for target in inner_prefixes:
-        if not _scope_covers(outer, target, inner.depth):
-            return False
-    return True
+    return all(_scope_covers(outer, target, inner.depth) for target in inner_prefixes)
 
 
 def _scope_covers(outer: StreamFilter, target: tuple[str, ...], target_depth: int | None) -> bool:

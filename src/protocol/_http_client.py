@@ -166,9 +166,11 @@ class EventStreamExchange:
             raise LocalProtocolError("the event-stream request was already sent")
         self._sent = True
         request = h11.Request(method="POST", target=self._target, headers=self._headers)
-        return (self._conn.send(request) or b"") + (
-            self._conn.send(h11.Data(data=self._body)) or b""
-        ) + (self._conn.send(h11.EndOfMessage()) or b"")
+        return (
+            (self._conn.send(request) or b"")
+            + (self._conn.send(h11.Data(data=self._body)) or b"")
+            + (self._conn.send(h11.EndOfMessage()) or b"")
+        )
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""
@@ -210,8 +212,7 @@ class EventStreamExchange:
         # RFC 9110 section 8.3.1: type and subtype are case-insensitive.
         if content_type.partition(";")[0].strip().lower() != "text/event-stream":
             raise RemoteProtocolError(
-                f"event stream answered with content-type {content_type!r}, "
-                "not text/event-stream"
+                f"event stream answered with content-type {content_type!r}, not text/event-stream"
             )
         self._head = ResponseHead(status=event.status_code, headers=headers)
         self._items.append(self._head)
@@ -283,8 +284,10 @@ class CommandConnection:
     @property
     def closed(self) -> bool:
         """True when the server will not take another request on this connection."""
-        return self._eof or h11.MUST_CLOSE in (self._conn.our_state, self._conn.their_state) or (
-            h11.CLOSED in (self._conn.our_state, self._conn.their_state)
+        return (
+            self._eof
+            or h11.MUST_CLOSE in (self._conn.our_state, self._conn.their_state)
+            or (h11.CLOSED in (self._conn.our_state, self._conn.their_state))
         )
 
     def request(self, thread_id: str, command_id: int, data: bytes) -> bytes:
@@ -297,9 +300,11 @@ class CommandConnection:
         self._command_id = command_id
         headers = [*self._headers, (b"content-length", str(len(data)).encode())]
         request = h11.Request(method="POST", target=target, headers=headers)
-        return (self._conn.send(request) or b"") + (
-            self._conn.send(h11.Data(data=data)) or b""
-        ) + (self._conn.send(h11.EndOfMessage()) or b"")
+        return (
+            (self._conn.send(request) or b"")
+            + (self._conn.send(h11.Data(data=data)) or b"")
+            + (self._conn.send(h11.EndOfMessage()) or b"")
+        )
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""

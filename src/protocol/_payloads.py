@@ -202,7 +202,13 @@ class UnknownDelta:
 
 
 Delta: TypeAlias = (
-    TextDelta | ReasoningDelta | DataDelta | BlockDelta | ToolCallDelta | ContentDelta | UnknownDelta
+    TextDelta
+    | ReasoningDelta
+    | DataDelta
+    | BlockDelta
+    | ToolCallDelta
+    | ContentDelta
+    | UnknownDelta
 )
 
 
@@ -532,5 +538,7 @@ def decode_payload(method: str, data: Any, node: str | None = None) -> Payload:
         return UnknownPayload(method=method, data=data)
     if type(data) is not dict:
         kind = "null" if data is None else type(data).__name__
-        raise RemoteProtocolError(f"params.data of a {method!r} event must be an object, got {kind}")
+        raise RemoteProtocolError(
+            f"params.data of a {method!r} event must be an object, got {kind}"
+        )
     return decoder(data)

@@ -29,7 +29,7 @@ and sends what :meth:`ClientSession.send` returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -127,7 +127,9 @@ class ReplayMismatch(RemoteProtocolError):
     :meth:`ClientSession.stream_request` asks for a full replay.
     """
 
-    def __init__(self, message: str, *, seq: int | None, expected: str | None, received: str | None):
+    def __init__(
+        self, message: str, *, seq: int | None, expected: str | None, received: str | None
+    ):
         super().__init__(message)
         self.seq = seq
         self.expected = expected
@@ -309,9 +311,7 @@ class ClientSession:
         Afterwards, :meth:`needs_reopen` says whether the stream must be reopened.
         """
         if len(self._subs) >= self.limits.max_subscriptions:
-            raise LocalProtocolError(
-                f"{len(self._subs)} subscriptions already (max_subscriptions)"
-            )
+            raise LocalProtocolError(f"{len(self._subs)} subscriptions already (max_subscriptions)")
         sub = Subscription(id=self._next_sub, filter=stream_filter)
         self._next_sub += 1
         # Live at once only if nothing before now is owed to it and the open stream
@@ -602,8 +602,8 @@ class ClientSession:
                 if event[0] in _TRACKED:
                     self.last_seq = last
                     observe(event)
-                targets = routes.get((channel, namespace)) if namespace else root_routes.get(
-                    channel
+                targets = (
+                    routes.get((channel, namespace)) if namespace else root_routes.get(channel)
                 )
                 if targets is None:
                     self.last_seq = last

@@ -149,6 +149,7 @@ class SSEParser:
 
     __slots__ = (
         "_at_start",
+        "_block",
         "_buf",
         "_data",
         "_data_size",
@@ -159,7 +160,6 @@ class SSEParser:
         "_limits",
         "_out",
         "_skip_lf",
-        "_block",
         "_small",
         "reconnection_time",
     )
@@ -331,9 +331,9 @@ class SSEParser:
         elif name == b"id":
             if b"\x00" not in value:
                 self._last_id = value
-        elif name == b"retry":
-            if value.isdigit():  # bytes.isdigit is ASCII-only; b"".isdigit() is False
-                self.reconnection_time = int(value)
+        elif name == b"retry" and value.isdigit():
+            # bytes.isdigit is ASCII-only; b"".isdigit() is False
+            self.reconnection_time = int(value)
         # Any other field is ignored, as the spec says.
 
     def _dispatch(self) -> RawMessage:

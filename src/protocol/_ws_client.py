@@ -16,6 +16,7 @@ are, 4000 + 4xx are not). A rejected handshake raises
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -182,10 +183,8 @@ class WebSocketClient:
                 self._out += self._ws.send(event.response())
         elif isinstance(event, CloseConnection):
             if self._ws.state.name != "CLOSED":
-                try:
+                with contextlib.suppress(WSLocalError):
                     self._out += self._ws.send(event.response())
-                except WSLocalError:
-                    pass
             code = int(event.code)
             dropped = "connection dropped without a close frame" if code == 1006 else ""
             self._closed = Closed(code=code, reason=event.reason or dropped)
@@ -203,7 +202,9 @@ class WebSocketClient:
             if event.body_finished:
                 self._raise_reject()
         else:
-            raise RemoteProtocolError(f"binary or unexpected WebSocket data: {type(event).__name__}")
+            raise RemoteProtocolError(
+                f"binary or unexpected WebSocket data: {type(event).__name__}"
+            )
 
     def _raise_reject(self) -> None:
         assert self._reject is not None

@@ -23,9 +23,6 @@ import h11
 import trustme
 from anyio.abc import ByteStream
 from anyio.streams.tls import TLSListener
-from threadwire.adapters import connect
-from threadwire.adapters._server import ReferenceServer, serve
-from threadwire.adapters._thread import ThreadStream
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -36,6 +33,10 @@ from wsproto.events import (
     TextMessage,
 )
 from wsproto.events import Request as WSRequest
+
+from threadwire.adapters import connect
+from threadwire.adapters._server import ReferenceServer, serve
+from threadwire.adapters._thread import ThreadStream
 
 __all__ = [
     "FAST",
@@ -107,9 +108,10 @@ async def open_thread(
 ) -> AsyncIterator[ThreadStream]:
     """``connect(url)`` and ``client.threads.stream(...)`` for the demo assistant."""
     stream_options.setdefault("assistant_id", "demo")
-    async with connect(url, **dict(client_options or {})) as client, client.threads.stream(
-        thread_id, transport=transport, **stream_options
-    ) as thread:
+    async with (
+        connect(url, **dict(client_options or {})) as client,
+        client.threads.stream(thread_id, transport=transport, **stream_options) as thread,
+    ):
         yield thread
 
 
@@ -185,8 +187,12 @@ class EventStreams:
             async with upstream, anyio.create_task_group() as tg:
 
                 async def down() -> None:
-                    with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError,
-                                             anyio.ClosedResourceError, OSError):
+                    with contextlib.suppress(
+                        anyio.EndOfStream,
+                        anyio.BrokenResourceError,
+                        anyio.ClosedResourceError,
+                        OSError,
+                    ):
                         while True:
                             await peer.send(await upstream.receive(65536))
                     tg.cancel_scope.cancel()
@@ -195,8 +201,9 @@ class EventStreams:
                 tg.start_soon(down)
                 await upstream.send(first.raw + peer._buffer)
                 peer._buffer = b""
-                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError,
-                                         OSError):
+                with contextlib.suppress(
+                    anyio.BrokenResourceError, anyio.ClosedResourceError, OSError
+                ):
                     while await peer._fill():
                         data, peer._buffer = peer._buffer, b""
                         await upstream.send(data)
@@ -254,8 +261,7 @@ class Peer:
     async def _fill(self) -> bool:
         try:
             data = await self.stream.receive(65536)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError,
-                OSError):
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             self.closed = True
             return False
         self._buffer += data
@@ -279,8 +285,12 @@ class Peer:
                 return None
         body, self._buffer = self._buffer[:length], self._buffer[length:]
         request = Request(
-            method=method, target=target, headers=tuple(headers), body=body,
-            raw=head + b"\r\n\r\n" + body, connection=self.number,
+            method=method,
+            target=target,
+            headers=tuple(headers),
+            body=body,
+            raw=head + b"\r\n\r\n" + body,
+            connection=self.number,
         )
         self.server.requests.append(request)
         self.server.arrived.set()
@@ -328,8 +338,9 @@ class FakeServer:
         peer = Peer(self, stream, self.connections)
         try:
             async with stream:
-                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError,
-                                         anyio.EndOfStream, OSError):
+                with contextlib.suppress(
+                    anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError
+                ):
                     await self.handler(peer)
         finally:
             self.open -= 1
@@ -467,7 +478,6 @@ class FakeAgent:
                 await peer.send(response(404, b'{"detail":"Not Found"}'))
 
 
-
 # -- raw clients (for testing the server) ------------------------------------------------
 
 
@@ -496,7 +506,10 @@ class RawHTTP:
             yield cls(stream)
 
     async def request(
-        self, method: str, target: str, body: bytes = b"",
+        self,
+        method: str,
+        target: str,
+        body: bytes = b"",
         headers: Sequence[tuple[str, str]] = (),
     ) -> Response:
         all_headers = [("host", "127.0.0.1"), *headers]
@@ -643,8 +656,11 @@ def event_obj(
         "event_id": f"{run_id}:{seq}",
         "seq": seq,
         "method": method,
-        "params": {"namespace": list(namespace), "timestamp": 1_700_000_000_000 + seq,
-                   "data": data},
+        "params": {
+            "namespace": list(namespace),
+            "timestamp": 1_700_000_000_000 + seq,
+            "data": data,
+        },
     }
 
 
@@ -695,8 +711,9 @@ class Rewriter:
         async with upstream, anyio.create_task_group() as tg:
 
             async def down() -> None:
-                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError,
-                                         anyio.ClosedResourceError, OSError):
+                with contextlib.suppress(
+                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError
+                ):
                     while True:
                         await peer.send(await upstream.receive(65536))
                 tg.cancel_scope.cancel()
@@ -712,7 +729,8 @@ class Rewriter:
                     continue
                 head = request.raw.replace(
                     f" {request.target} ".encode(),
-                    f" {request.target[len(self.prefix):]} ".encode(), 1,
+                    f" {request.target[len(self.prefix) :]} ".encode(),
+                    1,
                 )
                 await upstream.send(head)
                 if request.header("upgrade"):
@@ -764,4 +782,3 @@ async def tls_server(
             yield server, f"https://127.0.0.1:{port}"
         finally:
             tg.cancel_scope.cancel()
-

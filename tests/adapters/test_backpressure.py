@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 import pytest
 from adapters.helpers import FAST, PLAIN, demo_server, open_thread, server_sessions, wait_for
+
 from threadwire.adapters import QueueOverflow
 from threadwire.adapters._demo_script import DEMO_ANSWER, DEMO_TEXT
 
@@ -55,7 +56,8 @@ async def test_a_stalled_consumer_stalls_the_read_then_resumes_whole(transport: 
             reconnects = thread._pump.reconnects
     log = record.log
     expected = [
-        e.seq for e in log.entries(None)
+        e.seq
+        for e in log.entries(None)
         if e.event.method == "messages" or e.key == ("lifecycle", ())  # with the run's ends
     ]
     assert seqs == expected  # every message event once, in order, after the resume
@@ -64,9 +66,10 @@ async def test_a_stalled_consumer_stalls_the_read_then_resumes_whole(transport: 
 
 
 async def test_the_end_of_a_feed_is_never_dropped(transport: str) -> None:
-    async with demo_server() as server, open_thread(
-        server.url, transport, max_queue_size=1
-    ) as thread:
+    async with (
+        demo_server() as server,
+        open_thread(server.url, transport, max_queue_size=1) as thread,
+    ):
         await thread.run.start(input=PLAIN)
         got: dict[str, list[Any]] = {"values": [], "messages": [], "events": []}
 
@@ -88,9 +91,10 @@ async def test_the_end_of_a_feed_is_never_dropped(transport: str) -> None:
 
 
 async def test_overflow_raise_gives_the_queued_items_then_queue_overflow(transport: str) -> None:
-    async with demo_server(pace=1) as server, open_thread(
-        server.url, transport, max_queue_size=4, overflow="raise"
-    ) as thread:
+    async with (
+        demo_server(pace=1) as server,
+        open_thread(server.url, transport, max_queue_size=4, overflow="raise") as thread,
+    ):
         with anyio.fail_after(10):
             events = thread.subscribe(["messages"])
             firsts = []

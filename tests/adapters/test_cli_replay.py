@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from threadwire.adapters._cli import build_parser, main
 from threadwire.protocol.projections import SUMMARY_KEYS
 

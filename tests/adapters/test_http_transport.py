@@ -50,6 +50,7 @@ from adapters.helpers import (
     wait_for,
 )
 from support.proxy import running_proxy
+
 from threadwire.adapters import PoolExhausted, RetriesExhausted, connect
 from threadwire.adapters._demo_script import DEMO_ANSWER
 from threadwire.protocol import Backoff, CommandError, HTTPStatusError, StateGet
@@ -67,8 +68,9 @@ RUN_EVENTS = [
 
 
 def _json_reply(obj: Any, status: int = 200, **kw: Any) -> bytes:
-    return response(status, json.dumps(obj).encode(),
-                    headers=[("content-type", "application/json")], **kw)
+    return response(
+        status, json.dumps(obj).encode(), headers=[("content-type", "application/json")], **kw
+    )
 
 
 # -- what goes out ----------------------------------------------------------------
@@ -83,11 +85,13 @@ async def test_stream_and_command_headers_cannot_be_overridden() -> None:
         "user-agent": "tests/1",
         "host": "evil.example",
     }
-    async with fake_server(FakeAgent()) as fake, connect(
-        fake.url, headers=user, api_key="sk-secret"
-    ) as client, client.threads.stream(
-        "t-1", assistant_id="demo", headers={"x-stream": "two", "accept": "text/html"}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent()) as fake,
+        connect(fake.url, headers=user, api_key="sk-secret") as client,
+        client.threads.stream(
+            "t-1", assistant_id="demo", headers={"x-stream": "two", "accept": "text/html"}
+        ) as thread,
+    ):
         with anyio.fail_after(5):
             await thread.run.start(input=FAST)
             await wait_for(lambda: bool(fake.of("/stream/events")))
@@ -122,9 +126,14 @@ async def test_websocket_handshake_headers() -> None:
             pass
 
     with anyio.fail_after(5):
-        async with fake_server(FakeAgent(on_websocket=on_websocket)) as fake, open_thread(
-            fake.url + "/api", "websocket", "t-2",
-            client_options={"headers": {"x-custom": "one"}, "api_key": "sk-secret"},
+        async with (
+            fake_server(FakeAgent(on_websocket=on_websocket)) as fake,
+            open_thread(
+                fake.url + "/api",
+                "websocket",
+                "t-2",
+                client_options={"headers": {"x-custom": "one"}, "api_key": "sk-secret"},
+            ),
         ):
             pass
     [request] = handshakes
@@ -136,9 +145,11 @@ async def test_websocket_handshake_headers() -> None:
 
 
 async def test_path_prefix_on_every_request(transport: str) -> None:
-    async with demo_server() as server, prefix_proxy(
-        "/api/v1", "127.0.0.1", server.port
-    ) as proxy, open_thread(proxy.url + "/", transport) as thread:
+    async with (
+        demo_server() as server,
+        prefix_proxy("/api/v1", "127.0.0.1", server.port) as proxy,
+        open_thread(proxy.url + "/", transport) as thread,
+    ):
         with anyio.fail_after(10):
             await thread.run.start(input=FAST)
             output = await thread.output
@@ -180,8 +191,9 @@ async def test_thread_id_stays_in_its_path_segment(
 REPLY_SHAPES = {
     "content-length": lambda body: response(200, body),
     "chunked-whole": lambda body: response(200, body, chunked=True),
-    "chunked-bytes": lambda body: response(200, chunked=True,
-                                           chunks=[body[i:i + 1] for i in range(len(body))]),
+    "chunked-bytes": lambda body: response(
+        200, chunked=True, chunks=[body[i : i + 1] for i in range(len(body))]
+    ),
     "202-empty": lambda body: response(202),
     "204": lambda body: response(204),
     "200-empty": lambda body: response(200),
@@ -195,9 +207,10 @@ async def test_command_reply_bodies_and_keep_alive(shape: str) -> None:
         body = json.dumps(success(request.json()["id"], {"run_id": "run-9"})).encode()
         return REPLY_SHAPES[shape](body)
 
-    async with fake_server(FakeAgent(on_command=on_command)) as fake, open_thread(
-        fake.url
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=on_command)) as fake,
+        open_thread(fake.url) as thread,
+    ):
         with anyio.fail_after(5):
             results = [await thread.command(StateGet()) for _ in range(3)]
     empty = "empty" in shape or shape == "204"
@@ -220,13 +233,14 @@ async def test_event_stream_bodies(shape: str) -> None:
             size = {"chunked-whole": len(body), "chunked-7": 7, "bytewise": 1}[shape]
             await peer.send(sse_head())
             for i in range(0, len(body), size):
-                await peer.send(chunk(body[i:i + size]))
+                await peer.send(chunk(body[i : i + size]))
             await peer.send(b"0\r\n\r\n")
         await peer.wait_closed()
 
-    async with fake_server(FakeAgent(on_stream=on_stream)) as fake, open_thread(
-        fake.url, "sse", "t-3"
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_stream=on_stream)) as fake,
+        open_thread(fake.url, "sse", "t-3") as thread,
+    ):
         with anyio.fail_after(5):
             snapshots = [s async for s in thread.values]
             output = await thread.output
@@ -280,20 +294,23 @@ async def test_websocket_handshake_rejected_with_status() -> None:
 
 
 async def test_command_error_replies() -> None:
-    replies = iter([
-        lambda cid: _json_reply(failure(cid, "invalid_argument", "bad params"), 400),
-        lambda cid: _json_reply(failure(None, "invalid_argument", "malformed"), 400),
-        lambda cid: _json_reply({"detail": "database down"}, 500),
-        lambda cid: response(403, b"forbidden", headers=[("content-type", "text/plain")]),
-        lambda cid: _json_reply(success(cid, {"run_id": "run-2"})),
-    ])
+    replies = iter(
+        [
+            lambda cid: _json_reply(failure(cid, "invalid_argument", "bad params"), 400),
+            lambda cid: _json_reply(failure(None, "invalid_argument", "malformed"), 400),
+            lambda cid: _json_reply({"detail": "database down"}, 500),
+            lambda cid: response(403, b"forbidden", headers=[("content-type", "text/plain")]),
+            lambda cid: _json_reply(success(cid, {"run_id": "run-2"})),
+        ]
+    )
 
     async def on_command(request: Request) -> bytes:
         return next(replies)(request.json()["id"])
 
-    async with fake_server(FakeAgent(on_command=on_command)) as fake, open_thread(
-        fake.url
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=on_command)) as fake,
+        open_thread(fake.url) as thread,
+    ):
         with anyio.fail_after(5):
             with pytest.raises(CommandError) as bad:
                 await thread.run.start(input=FAST)
@@ -306,7 +323,10 @@ async def test_command_error_replies() -> None:
             # The pool and the session are fine afterwards.
             assert await thread.command(StateGet()) == {"run_id": "run-2"}
     assert (bad.value.code, bad.value.message, bad.value.method) == (
-        "invalid_argument", "bad params", "run.start")
+        "invalid_argument",
+        "bad params",
+        "run.start",
+    )
     assert malformed.value.command_id == 2 and malformed.value.message == "malformed"
     assert (down.value.status, down.value.detail) == (500, "database down")
     assert down.value.body == b'{"detail": "database down"}' and down.value.retryable
@@ -371,9 +391,10 @@ async def test_pool_reuses_the_most_recently_freed_connection() -> None:
         await thread.command(StateGet())
         done.append(command_id)
 
-    async with fake_server(FakeAgent(on_command=gate.on_command)) as fake, open_thread(
-        fake.url
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=gate.on_command)) as fake,
+        open_thread(fake.url) as thread,
+    ):
         with anyio.fail_after(5):
             # Ids 1 and 2 busy two connections; 2 is freed first, then 1: 1's is on top.
             # Then 4 and 5, freed in the other order: 5's is on top.
@@ -395,9 +416,10 @@ async def test_pool_reuses_the_most_recently_freed_connection() -> None:
 
 async def test_pool_exhausted_when_every_connection_is_busy() -> None:
     gate = _Gate()
-    async with fake_server(FakeAgent(on_command=gate.on_command)) as fake, open_thread(
-        fake.url, client_options={"max_connections": 1, "pool_timeout": 0.2}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=gate.on_command)) as fake,
+        open_thread(fake.url, client_options={"max_connections": 1, "pool_timeout": 0.2}) as thread,
+    ):
         with anyio.fail_after(5):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(thread.command, StateGet())

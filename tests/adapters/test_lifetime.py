@@ -27,6 +27,7 @@ from adapters.helpers import (
     sse_head,
     wait_for,
 )
+
 from threadwire.adapters import ThreadClosed, connect
 from threadwire.protocol import RemoteProtocolError
 
@@ -48,9 +49,10 @@ async def test_leaving_the_block_closes_and_joins(transport: str, how: str) -> N
             left = anyio.current_time()
             with anyio.move_on_after(0.5 if how == "cancelled" else None) as outer:
                 try:
-                    async with connect(proxy.url) as client, client.threads.stream(
-                        assistant_id="demo", transport=transport
-                    ) as thread:
+                    async with (
+                        connect(proxy.url) as client,
+                        client.threads.stream(assistant_id="demo", transport=transport) as thread,
+                    ):
                         await thread.run.start(input=PACED)
                         async for message in thread.messages:
                             await anyio.sleep(0.05)  # mid-run, mid-message
@@ -78,9 +80,12 @@ async def test_entering_in_an_already_cancelled_scope(transport: str, thread_id:
         with anyio.fail_after(3):
             with anyio.CancelScope() as scope:
                 scope.cancel()
-                async with connect(proxy.url) as client, client.threads.stream(
-                    thread_id, assistant_id="demo", transport=transport
-                ) as thread:
+                async with (
+                    connect(proxy.url) as client,
+                    client.threads.stream(
+                        thread_id, assistant_id="demo", transport=transport
+                    ) as thread,
+                ):
                     reached.append("body")
                     await thread.run.start(input=FAST)
                     reached.append("started")

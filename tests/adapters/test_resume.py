@@ -18,6 +18,7 @@ import anyio
 import pytest
 from adapters.helpers import FAST, demo_server, event_streams, open_thread
 from support.proxy import running_proxy
+
 from threadwire.adapters import NetworkError, RetriesExhausted
 from threadwire.adapters._demo_script import demo_long_text
 from threadwire.protocol import Backoff, Event, StreamTruncated
@@ -30,15 +31,20 @@ PACED = {**LONG, "delay": 0.0005}  # with pace=1: the run outlasts the drops
 
 
 def _root_end(event: Event) -> bool:
-    return event.method == "lifecycle" and not event.namespace and event.data.get(
-        "event") in ("completed", "failed", "interrupted")
+    return (
+        event.method == "lifecycle"
+        and not event.namespace
+        and event.data.get("event") in ("completed", "failed", "interrupted")
+    )
 
 
 @pytest.mark.parametrize("drop_at", [[200], [1, 200, 400]])
 async def test_drops_mid_run_lose_and_repeat_nothing(transport: str, drop_at: list[int]) -> None:
-    async with demo_server(pace=1) as server, event_streams(server) as proxy, open_thread(
-        proxy.url, transport, reconnect=Backoff(base=0.01)
-    ) as thread:
+    async with (
+        demo_server(pace=1) as server,
+        event_streams(server) as proxy,
+        open_thread(proxy.url, transport, reconnect=Backoff(base=0.01)) as thread,
+    ):
         seen: list[Event] = []
         drops = list(drop_at)
         with anyio.fail_after(20):
@@ -56,8 +62,10 @@ async def test_drops_mid_run_lose_and_repeat_nothing(transport: str, drop_at: li
     assert reconnects >= 1
     assert [e.seq for e in seen] == list(range(1, high + 1))
     deltas = [
-        e.data["delta"]["text"] for e in seen
-        if e.method == "messages" and e.data["event"] == "content-block-delta"
+        e.data["delta"]["text"]
+        for e in seen
+        if e.method == "messages"
+        and e.data["event"] == "content-block-delta"
         and e.data["delta"]["type"] == "text-delta"
     ]
     assert demo_long_text(TOKENS) in "".join(deltas)
@@ -70,9 +78,11 @@ async def test_drops_mid_run_lose_and_repeat_nothing(transport: str, drop_at: li
 
 
 async def test_drop_under_a_projection_loop(transport: str) -> None:
-    async with demo_server(pace=1) as server, running_proxy(
-        "127.0.0.1", server.port
-    ) as proxy, open_thread(proxy.url, transport, reconnect=Backoff(base=0.01)) as thread:
+    async with (
+        demo_server(pace=1) as server,
+        running_proxy("127.0.0.1", server.port) as proxy,
+        open_thread(proxy.url, transport, reconnect=Backoff(base=0.01)) as thread,
+    ):
         await thread.run.start(input=PACED)
         texts = []
         with anyio.fail_after(20):
@@ -112,8 +122,9 @@ async def test_a_peer_that_hangs_up_before_answering_is_retried(transport: str) 
     async with demo_server() as server, running_proxy("127.0.0.1", server.port) as proxy:
         proxy.target = ("127.0.0.1", 9)  # accepts, then hangs up: nothing upstream
         with anyio.fail_after(5), pytest.raises(RetriesExhausted) as info:
-            async with open_thread(proxy.url, transport, "t-1",
-                                   reconnect=Backoff(max_attempts=2, base=0.01)):
+            async with open_thread(
+                proxy.url, transport, "t-1", reconnect=Backoff(max_attempts=2, base=0.01)
+            ):
                 await anyio.sleep_forever()
     assert proxy.connections == 3
     assert isinstance(info.value.__cause__, NetworkError | StreamTruncated)

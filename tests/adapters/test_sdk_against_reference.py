@@ -64,6 +64,7 @@ import anyio
 import httpx
 import pytest
 from langgraph_sdk import get_client
+
 from threadwire.adapters._demo_script import (
     DEMO_ANSWER,
     DEMO_ERROR,
@@ -93,8 +94,17 @@ PLAIN: dict[str, Any] = {"interrupt": False}
 FAST: dict[str, Any] = {"tools": False, "subagents": False, "custom": False, "interrupt": False}
 
 ALL_CHANNELS = [
-    "values", "updates", "messages", "tools", "lifecycle", "input", "checkpoints", "tasks",
-    "custom", "custom:progress", "custom:nosuchname",
+    "values",
+    "updates",
+    "messages",
+    "tools",
+    "lifecycle",
+    "input",
+    "checkpoints",
+    "tasks",
+    "custom",
+    "custom:progress",
+    "custom:nosuchname",
 ]
 """The priming subscription: every channel any projection below asks for."""
 
@@ -117,9 +127,21 @@ class _Subprocess:
     def __init__(self, backend: str) -> None:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "threadwire.adapters", "serve", "--port", "0",
-             "--backend", backend, "--pace", "0"],
-            stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            [
+                sys.executable,
+                "-m",
+                "threadwire.adapters",
+                "serve",
+                "--port",
+                "0",
+                "--backend",
+                backend,
+                "--pace",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
         )
         self.url = self._read_url(within=15.0)
 
@@ -175,8 +197,9 @@ def subprocess_servers() -> Iterator[dict[str, _Subprocess]]:
     assert all(code == 0 for code in codes.values()), codes  # stopped cleanly
 
 
-@pytest.fixture(params=["trio", "asyncio", "inprocess"],
-                ids=["trio-server", "asyncio-server", "in-process"])
+@pytest.fixture(
+    params=["trio", "asyncio", "inprocess"], ids=["trio-server", "asyncio-server", "in-process"]
+)
 async def server_url(
     request: pytest.FixtureRequest, subprocess_servers: dict[str, _Subprocess]
 ) -> AsyncIterator[str]:
@@ -259,7 +282,8 @@ async def poll(predicate: Callable[[], bool]) -> None:
 def of(events: list[dict[str, Any]], method: str, namespace_len: int | None = None) -> list[Any]:
     """The ``data`` of the raw events with this method (and namespace length)."""
     return [
-        e["params"]["data"] for e in events
+        e["params"]["data"]
+        for e in events
         if e["method"] == method
         and (namespace_len is None or len(e["params"]["namespace"]) == namespace_len)
     ]
@@ -289,9 +313,10 @@ def check_wire(events: list[dict[str, Any]], run_ids: list[str]) -> None:
 
 async def test_projections_observe_the_demo_run(server_url: str, sdk_transport: str) -> None:
     with anyio.fail_after(TIMEOUT):
-        async with sdk_client(server_url) as client, client.threads.stream(
-            assistant_id="demo", transport=sdk_transport
-        ) as thread:
+        async with (
+            sdk_client(server_url) as client,
+            client.threads.stream(assistant_id="demo", transport=sdk_transport) as thread,
+        ):
             started = await thread.run.start(input=PLAIN)
             seen = await collect(
                 thread, "values", "messages", "tool_calls", "subgraphs", "progress", "nosuchname"
@@ -303,8 +328,11 @@ async def test_projections_observe_the_demo_run(server_url: str, sdk_transport: 
             raw = seen.raw
             check_wire(raw, [started["run_id"]])
             assert raw[-1]["method"] == "lifecycle"
-            assert raw[-1]["params"] == {**raw[-1]["params"], "namespace": [],
-                                         "data": {"event": "completed", "graph_name": "demo"}}
+            assert raw[-1]["params"] == {
+                **raw[-1]["params"],
+                "namespace": [],
+                "data": {"event": "completed", "graph_name": "demo"},
+            }
 
             # values: the REST state first (Appendix C: ``{}`` before the run wrote any;
             # here the run is fast, so usually its final state), then every values
@@ -319,18 +347,31 @@ async def test_projections_observe_the_demo_run(server_url: str, sdk_transport: 
             # messages: root messages only, assembled with reasoning, tool calls, usage.
             messages = [await message_summary(m) for m in seen.messages]
             assert messages == [
-                {"text": DEMO_TEXT, "reasoning": DEMO_REASONING,
-                 "tool_calls": [(DEMO_TOOL_NAME, DEMO_TOOL_ARGS),
-                                ("researcher", {"topic": "Paris weather"})],
-                 "usage": DEMO_USAGE, "namespace": []},
-                {"text": DEMO_ANSWER, "reasoning": "", "tool_calls": [], "usage": DEMO_USAGE,
-                 "namespace": []},
+                {
+                    "text": DEMO_TEXT,
+                    "reasoning": DEMO_REASONING,
+                    "tool_calls": [
+                        (DEMO_TOOL_NAME, DEMO_TOOL_ARGS),
+                        ("researcher", {"topic": "Paris weather"}),
+                    ],
+                    "usage": DEMO_USAGE,
+                    "namespace": [],
+                },
+                {
+                    "text": DEMO_ANSWER,
+                    "reasoning": "",
+                    "tool_calls": [],
+                    "usage": DEMO_USAGE,
+                    "namespace": [],
+                },
             ]
 
             # tool_calls: the weather tool, its output deltas and the tool message.
             (call,) = seen.tool_calls
             assert (call.tool_call_id, call.name, call.input) == (
-                DEMO_TOOL_CALL_ID, DEMO_TOOL_NAME, DEMO_TOOL_ARGS
+                DEMO_TOOL_CALL_ID,
+                DEMO_TOOL_NAME,
+                DEMO_TOOL_ARGS,
             )
             assert [d async for d in call.deltas] == list(DEMO_TOOL_OUTPUT_DELTAS)
             tool_output = await call.output
@@ -357,11 +398,14 @@ async def test_projections_observe_the_demo_run(server_url: str, sdk_transport: 
                 d for d in of(raw, "messages", 2)
             ).items()
             started_events = [d for d in of(raw, "lifecycle", 1) if d["event"] == "started"]
-            assert started_events[0]["cause"] == {"type": "toolCall",
-                                                  "tool_call_id": DEMO_SUBAGENT_CALL_ID}
+            assert started_events[0]["cause"] == {
+                "type": "toolCall",
+                "tool_call_id": DEMO_SUBAGENT_CALL_ID,
+            }
             assert any(
                 b.get("text") == DEMO_SEARCHER_TEXT
-                for d in of(raw, "messages", 2) if d["event"] == "content-block-finish"
+                for d in of(raw, "messages", 2)
+                if d["event"] == "content-block-finish"
                 for b in [d["content"]]
             )
 
@@ -376,9 +420,10 @@ async def test_projections_observe_the_demo_run(server_url: str, sdk_transport: 
 
 async def test_interrupt_respond_output(server_url: str, sdk_transport: str) -> None:
     with anyio.fail_after(TIMEOUT):
-        async with sdk_client(server_url) as client, client.threads.stream(
-            assistant_id="demo", transport=sdk_transport
-        ) as thread:
+        async with (
+            sdk_client(server_url) as client,
+            client.threads.stream(assistant_id="demo", transport=sdk_transport) as thread,
+        ):
             first = await thread.run.start(input={})
             await poll(lambda: thread.interrupted)
             (interrupt,) = thread.interrupts
@@ -420,9 +465,10 @@ async def test_interrupt_respond_output(server_url: str, sdk_transport: str) -> 
 
 async def test_failed_run_raises_from_output(server_url: str, sdk_transport: str) -> None:
     with anyio.fail_after(TIMEOUT):
-        async with sdk_client(server_url) as client, client.threads.stream(
-            assistant_id="demo", transport=sdk_transport
-        ) as thread:
+        async with (
+            sdk_client(server_url) as client,
+            client.threads.stream(assistant_id="demo", transport=sdk_transport) as thread,
+        ):
             await thread.run.start(input={**FAST, "fail": True})
             seen = await collect(thread, "messages")
             with pytest.raises(RuntimeError, match=f"^Run errored: {re.escape(DEMO_ERROR)}$"):
@@ -433,7 +479,8 @@ async def test_failed_run_raises_from_output(server_url: str, sdk_transport: str
             assert await first.text == DEMO_TEXT
             # The failed model's message was left open (as on the real server).
             assert DEMO_PARTIAL.split()[0] in "".join(
-                d["delta"]["text"] for d in of(seen.raw, "messages")
+                d["delta"]["text"]
+                for d in of(seen.raw, "messages")
                 if d["event"] == "content-block-delta" and d["delta"]["type"] == "text-delta"
             )
             assert partial.message_id != first.message_id

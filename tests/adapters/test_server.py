@@ -30,10 +30,11 @@ import json
 import anyio
 import pytest
 from adapters.helpers import FAST, RawHTTP, RawWebSocket, demo_server, open_thread, wait_for
+from wsproto.events import CloseConnection
+
 from threadwire.adapters import RunInterrupted
 from threadwire.adapters._demo_script import DEMO_INTERRUPT_PAYLOAD
 from threadwire.protocol import HTTPStatusError, Limits, StateGet
-from wsproto.events import CloseConnection
 
 pytestmark = pytest.mark.anyio
 
@@ -94,9 +95,10 @@ async def test_state_after_an_interrupted_run(transport: str) -> None:
 async def test_bad_requests_get_4xx_with_detail(
     method: str, target: str, body: bytes, status: int
 ) -> None:
-    async with demo_server(limits=Limits(max_body_size=256)) as server, RawHTTP.connect(
-        server.port
-    ) as http:
+    async with (
+        demo_server(limits=Limits(max_body_size=256)) as server,
+        RawHTTP.connect(server.port) as http,
+    ):
         with anyio.fail_after(5):
             response = await http.request(method, target, body)
     assert response.status == status
@@ -111,7 +113,8 @@ async def test_a_malformed_command_post_gets_an_error_envelope() -> None:
             not_a_command = await http.request("POST", "/threads/t-1/commands", b"[1, 2]")
             no_method = await http.request("POST", "/threads/t-1/commands", b'{"id": 3}')
             unknown = await http.request(
-                "POST", "/threads/t-1/commands",
+                "POST",
+                "/threads/t-1/commands",
                 json.dumps({"id": 4, "method": "no.such", "params": {}}).encode(),
             )
     # Not JSON at all: the framework's answer, like the real server's.
@@ -124,9 +127,11 @@ async def test_a_malformed_command_post_gets_an_error_envelope() -> None:
 
 
 async def test_max_connections_gives_503() -> None:
-    async with demo_server(max_connections=2) as server, RawHTTP.connect(
-        server.port
-    ) as first, RawHTTP.connect(server.port) as second:
+    async with (
+        demo_server(max_connections=2) as server,
+        RawHTTP.connect(server.port) as first,
+        RawHTTP.connect(server.port) as second,
+    ):
         with anyio.fail_after(5):
             assert (await first.request("GET", "/ok")).status == 200
             assert (await second.request("GET", "/ok")).status == 200
@@ -161,9 +166,10 @@ async def test_idle_keep_alive_connection_is_closed() -> None:
 
 
 async def test_malformed_websocket_frames_get_error_envelopes() -> None:
-    async with demo_server() as server, RawWebSocket.connect(
-        server.port, "/threads/t-1/stream/events"
-    ) as ws:
+    async with (
+        demo_server() as server,
+        RawWebSocket.connect(server.port, "/threads/t-1/stream/events") as ws,
+    ):
         with anyio.fail_after(5):
             replies = []
             for text in [
@@ -177,8 +183,9 @@ async def test_malformed_websocket_frames_get_error_envelopes() -> None:
                 replies.append(await ws.receive())
             await ws.send_bytes(b"\x00\xff binary")
             replies.append(await ws.receive())
-            await ws.send_json({"id": 10, "method": "subscription.subscribe",
-                                "params": {"channels": ["values"]}})
+            await ws.send_json(
+                {"id": 10, "method": "subscription.subscribe", "params": {"channels": ["values"]}}
+            )
             ok = await ws.reply_to(10)
     assert all(r["type"] == "error" and r["message"] for r in replies)
     assert [r["id"] for r in replies] == [None, None, 7, 8, 9, None]
@@ -193,11 +200,21 @@ async def test_a_websocket_peer_leaving_mid_stream_does_not_hurt_the_server(how:
         with anyio.fail_after(10):
             for _ in range(3):
                 async with RawWebSocket.connect(server.port, "/threads/t-1/stream/events") as ws:
-                    await ws.send_json({"id": 1, "method": "subscription.subscribe",
-                                        "params": {"channels": ["messages", "lifecycle"]}})
+                    await ws.send_json(
+                        {
+                            "id": 1,
+                            "method": "subscription.subscribe",
+                            "params": {"channels": ["messages", "lifecycle"]},
+                        }
+                    )
                     await ws.reply_to(1)
-                    await ws.send_json({"id": 2, "method": "run.start", "params": {
-                        "assistant_id": "demo", "input": {**FAST, "tokens": 3000}}})
+                    await ws.send_json(
+                        {
+                            "id": 2,
+                            "method": "run.start",
+                            "params": {"assistant_id": "demo", "input": {**FAST, "tokens": 3000}},
+                        }
+                    )
                     for _ in range(50):  # events are flowing
                         await ws.receive()
                     if how == "close-frame":
@@ -215,10 +232,20 @@ async def test_an_sse_peer_leaving_mid_stream_does_not_hurt_the_server() -> None
         with anyio.fail_after(10):
             for _ in range(3):
                 async with RawHTTP.connect(server.port) as http:
-                    await http.request("POST", "/threads/t-1/commands", json.dumps({
-                        "id": 1, "method": "run.start",
-                        "params": {"assistant_id": "demo", "input": {**FAST, "tokens": 3000}},
-                    }).encode())
+                    await http.request(
+                        "POST",
+                        "/threads/t-1/commands",
+                        json.dumps(
+                            {
+                                "id": 1,
+                                "method": "run.start",
+                                "params": {
+                                    "assistant_id": "demo",
+                                    "input": {**FAST, "tokens": 3000},
+                                },
+                            }
+                        ).encode(),
+                    )
                     await http.stream.send(
                         b"POST /threads/t-1/stream/events HTTP/1.1\r\nhost: x\r\n"
                         b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}"

@@ -47,12 +47,6 @@ import anyio.abc
 import h11
 import httpx
 import pytest
-from threadwire.adapters import _server_threads
-from threadwire.adapters._cli import main as cli_main
-from threadwire.adapters._demo_script import DEMO_ANSWER, DEMO_INTERRUPT_PAYLOAD, PushPart
-from threadwire.adapters._server import ReferenceServer, serve
-from threadwire.protocol import Limits
-from threadwire.protocol.producer import Part
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -62,6 +56,13 @@ from wsproto.events import (
     TextMessage,
 )
 
+from threadwire.adapters import _server_threads
+from threadwire.adapters._cli import main as cli_main
+from threadwire.adapters._demo_script import DEMO_ANSWER, DEMO_INTERRUPT_PAYLOAD, PushPart
+from threadwire.adapters._server import ReferenceServer, serve
+from threadwire.protocol import Limits
+from threadwire.protocol.producer import Part
+
 pytestmark = pytest.mark.anyio
 
 TIMEOUT = 10.0
@@ -70,8 +71,17 @@ HEARTBEAT = 0.05
 
 PLAIN: dict[str, Any] = {"interrupt": False}
 FAST: dict[str, Any] = {"tools": False, "subagents": False, "custom": False, "interrupt": False}
-ALL = ["values", "updates", "messages", "tools", "lifecycle", "input", "checkpoints", "tasks",
-       "custom"]
+ALL = [
+    "values",
+    "updates",
+    "messages",
+    "tools",
+    "lifecycle",
+    "input",
+    "checkpoints",
+    "tasks",
+    "custom",
+]
 ENVELOPE = "Protocol commands must include an integer id and string method."
 
 
@@ -80,9 +90,12 @@ async def running(**options: Any) -> AsyncIterator[tuple[ReferenceServer, httpx.
     """The reference server in this loop, and an httpx client for it."""
     options.setdefault("pace", 0)
     options.setdefault("heartbeat", HEARTBEAT)
-    async with serve("127.0.0.1", 0, **options) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=TIMEOUT, limits=httpx.Limits(max_connections=None)
-    ) as client:
+    async with (
+        serve("127.0.0.1", 0, **options) as server,
+        httpx.AsyncClient(
+            base_url=server.url, timeout=TIMEOUT, limits=httpx.Limits(max_connections=None)
+        ) as client,
+    ):
         yield server, client
 
 
@@ -96,9 +109,13 @@ async def command(
 
 async def start(client: httpx.AsyncClient, thread_id: str, run_input: Any, **params: Any) -> str:
     status, reply = await command(
-        client, thread_id,
-        {"id": 1, "method": "run.start",
-         "params": {"assistant_id": "demo", "input": run_input, **params}},
+        client,
+        thread_id,
+        {
+            "id": 1,
+            "method": "run.start",
+            "params": {"assistant_id": "demo", "input": run_input, **params},
+        },
     )
     assert status == 200 and reply["type"] == "success", reply
     return str(reply["result"]["run_id"])
@@ -129,7 +146,8 @@ def root_lifecycle(server: ReferenceServer, thread_id: str) -> list[tuple[str, s
     assert isinstance(events, list)
     return [
         (e.event_id.split(":")[1], e.data["event"], e.data.get("error"))
-        for e in events if e.method == "lifecycle" and not e.namespace
+        for e in events
+        if e.method == "lifecycle" and not e.namespace
     ]
 
 
@@ -165,10 +183,15 @@ async def read_sse(
     with anyio.fail_after(TIMEOUT):
         async with await anyio.connect_tcp("127.0.0.1", server.port) as stream:
             await stream.send(
-                conn.send(h11.Request(method="POST", target=f"/threads/{thread_id}/stream/events",
-                                      headers=[("host", "x"),
-                                               ("content-length", str(len(content)))]))
-                + conn.send(h11.Data(data=content)) + conn.send(h11.EndOfMessage())
+                conn.send(
+                    h11.Request(
+                        method="POST",
+                        target=f"/threads/{thread_id}/stream/events",
+                        headers=[("host", "x"), ("content-length", str(len(content)))],
+                    )
+                )
+                + conn.send(h11.Data(data=content))
+                + conn.send(h11.EndOfMessage())
             )
             while True:
                 event = conn.next_event()
@@ -282,13 +305,22 @@ async def ws_connect(server: ReferenceServer, thread_id: str) -> AsyncIterator[W
 
 
 def success(command_id: Any, result: Any, applied: int = 0) -> dict[str, Any]:
-    return {"type": "success", "id": command_id, "result": result,
-            "meta": {"applied_through_seq": applied}}
+    return {
+        "type": "success",
+        "id": command_id,
+        "result": result,
+        "meta": {"applied_through_seq": applied},
+    }
 
 
 def error(command_id: Any, code: str, message: str, applied: int = 0) -> dict[str, Any]:
-    return {"type": "error", "id": command_id, "error": code, "message": message,
-            "meta": {"applied_through_seq": applied}}
+    return {
+        "type": "error",
+        "id": command_id,
+        "error": code,
+        "message": message,
+        "meta": {"applied_through_seq": applied},
+    }
 
 
 # -- commands over HTTP ------------------------------------------------------------------------
@@ -297,8 +329,9 @@ def error(command_id: Any, code: str, message: str, applied: int = 0) -> dict[st
 async def test_commands_over_http_and_their_errors() -> None:
     async with running() as (server, client):
         status, reply = await command(
-            client, "t1", {"id": 1, "method": "run.start",
-                           "params": {"assistant_id": "demo", "input": FAST}}
+            client,
+            "t1",
+            {"id": 1, "method": "run.start", "params": {"assistant_id": "demo", "input": FAST}},
         )
         assert status == 200
         assert reply == success(1, {"run_id": reply["result"]["run_id"]})
@@ -306,28 +339,51 @@ async def test_commands_over_http_and_their_errors() -> None:
         await settled(server, "t1")
 
         cases: list[tuple[bytes, int, dict[str, Any]]] = [
-            (b'{"id":2,"method":"run.start","params":{"assistant_id":"nope"}}', 200,
-             error(2, "unknown_error", "422: Invalid assistant: 'nope'")),
-            (b'{"id":3,"method":"run.start","params":{}}', 200,
-             error(3, "invalid_argument", "run.start requires an assistant_id.")),
-            (b'{"id":4,"method":"run.start","params":{"assistant_id":"demo","input":{"x":1}}}',
-             200, error(4, "invalid_argument", "run.start: unknown demo input keys: x")),
-            (b'{"id":5,"method":"run.start","params":{"assistant_id":"demo",'
-             b'"multitaskStrategy":"bogus"}}', 200,
-             error(5, "invalid_argument", "run.start: unsupported multitaskStrategy 'bogus'")),
-            (b'{"id":6,"method":"nope.method","params":{}}', 200,
-             error(6, "unknown_command", "Unknown protocol command: nope.method")),
-            (b'{"id":0,"method":"nope"}', 200, error(0, "unknown_command",
-                                                     "Unknown protocol command: nope")),
-            (b'{"id":-5,"method":"nope"}', 200, error(-5, "unknown_command",
-                                                      "Unknown protocol command: nope")),
-            (b'{"id":7,"method":"input.respond","params":{"interrupt_id":"deadbeef",'
-             b'"namespace":[],"response":"yes"}}', 200,
-             error(7, "no_such_interrupt", "Unknown or already-consumed interrupt: deadbeef")),
+            (
+                b'{"id":2,"method":"run.start","params":{"assistant_id":"nope"}}',
+                200,
+                error(2, "unknown_error", "422: Invalid assistant: 'nope'"),
+            ),
+            (
+                b'{"id":3,"method":"run.start","params":{}}',
+                200,
+                error(3, "invalid_argument", "run.start requires an assistant_id."),
+            ),
+            (
+                b'{"id":4,"method":"run.start","params":{"assistant_id":"demo","input":{"x":1}}}',
+                200,
+                error(4, "invalid_argument", "run.start: unknown demo input keys: x"),
+            ),
+            (
+                b'{"id":5,"method":"run.start","params":{"assistant_id":"demo",'
+                b'"multitaskStrategy":"bogus"}}',
+                200,
+                error(5, "invalid_argument", "run.start: unsupported multitaskStrategy 'bogus'"),
+            ),
+            (
+                b'{"id":6,"method":"nope.method","params":{}}',
+                200,
+                error(6, "unknown_command", "Unknown protocol command: nope.method"),
+            ),
+            (
+                b'{"id":0,"method":"nope"}',
+                200,
+                error(0, "unknown_command", "Unknown protocol command: nope"),
+            ),
+            (
+                b'{"id":-5,"method":"nope"}',
+                200,
+                error(-5, "unknown_command", "Unknown protocol command: nope"),
+            ),
+            (
+                b'{"id":7,"method":"input.respond","params":{"interrupt_id":"deadbeef",'
+                b'"namespace":[],"response":"yes"}}',
+                200,
+                error(7, "no_such_interrupt", "Unknown or already-consumed interrupt: deadbeef"),
+            ),
             # Bad envelopes: HTTP 400, the offending id echoed (or null).
             (b"[]", 400, error(None, "invalid_argument", ENVELOPE)),
-            (b'{"method":"run.start","params":{}}', 400, error(None, "invalid_argument",
-                                                               ENVELOPE)),
+            (b'{"method":"run.start","params":{}}', 400, error(None, "invalid_argument", ENVELOPE)),
             (b'{"id":"x","method":"run.start"}', 400, error("x", "invalid_argument", ENVELOPE)),
             (b'{"id":8}', 400, error(8, "invalid_argument", ENVELOPE)),
             (b'{"id":9,"method":7}', 400, error(9, "invalid_argument", ENVELOPE)),
@@ -339,19 +395,23 @@ async def test_commands_over_http_and_their_errors() -> None:
         # Not JSON at all: the framework's answer, not a protocol envelope (as the server).
         for body in (b"{bad", b"", b"\xff"):
             assert await command(client, "t1", None, raw=body) == (
-                400, {"detail": "Invalid JSON body"}
+                400,
+                {"detail": "Invalid JSON body"},
             )
 
         # This server serves state.get and agent.getTree over HTTP too (the real
         # server: unknown_command and no_such_run); subscriptions need a socket
         # here (the real server pretends to subscribe), the rest is not_supported.
-        status, reply = await command(client, "t1", {"id": 10, "method": "state.get",
-                                                     "params": {"namespace": []}})
+        status, reply = await command(
+            client, "t1", {"id": 10, "method": "state.get", "params": {"namespace": []}}
+        )
         assert reply["type"] == "success" and reply["result"]["values"]["messages"]
-        status, reply = await command(client, "t1", {"id": 11, "method": "agent.getTree",
-                                                     "params": {}})
-        assert reply == success(11, {"tree": {"namespace": [], "status": "completed",
-                                              "graph_name": "demo"}})
+        status, reply = await command(
+            client, "t1", {"id": 11, "method": "agent.getTree", "params": {}}
+        )
+        assert reply == success(
+            11, {"tree": {"namespace": [], "status": "completed", "graph_name": "demo"}}
+        )
         for method, params in [
             ("subscription.subscribe", {"channels": ["values"]}),
             ("subscription.unsubscribe", {"subscription_id": "sub-1"}),
@@ -359,8 +419,9 @@ async def test_commands_over_http_and_their_errors() -> None:
             ("state.listCheckpoints", {}),
             ("state.fork", {"checkpoint_id": "x"}),
         ]:
-            status, reply = await command(client, "t1", {"id": 12, "method": method,
-                                                         "params": params})
+            status, reply = await command(
+                client, "t1", {"id": 12, "method": method, "params": params}
+            )
             assert status == 200 and reply["type"] == "error", reply
             assert reply["error"] == "not_supported", reply
         status, reply = await command(client, "fresh", {"id": 13, "method": "agent.getTree"})
@@ -377,19 +438,37 @@ async def test_interrupt_respond_and_resume_by_run_start() -> None:
         (interrupt,) = state["interrupts"]
         assert interrupt["value"] == DEMO_INTERRUPT_PAYLOAD and state["next"] and state["tasks"]
         # The wrong namespace, and an unknown id, consume nothing.
-        status, reply = await command(client, "t", {
-            "id": 2, "method": "input.respond",
-            "params": {"interrupt_id": interrupt["id"], "namespace": ["x"], "response": 1}})
+        status, reply = await command(
+            client,
+            "t",
+            {
+                "id": 2,
+                "method": "input.respond",
+                "params": {"interrupt_id": interrupt["id"], "namespace": ["x"], "response": 1},
+            },
+        )
         assert (status, reply["error"]) == (200, "no_such_interrupt")
-        status, reply = await command(client, "t", {
-            "id": 3, "method": "input.respond",
-            "params": {"interrupt_id": interrupt["id"], "response": {"ok": True}}})
+        status, reply = await command(
+            client,
+            "t",
+            {
+                "id": 3,
+                "method": "input.respond",
+                "params": {"interrupt_id": interrupt["id"], "response": {"ok": True}},
+            },
+        )
         assert (status, reply) == (200, success(3, {}))
         await settled(server, "t")
         assert (await client.get("/threads/t")).json()["values"]["approved"] == {"ok": True}
-        _, reply = await command(client, "t", {
-            "id": 4, "method": "input.respond",
-            "params": {"interrupt_id": interrupt["id"], "response": 1}})
+        _, reply = await command(
+            client,
+            "t",
+            {
+                "id": 4,
+                "method": "input.respond",
+                "params": {"interrupt_id": interrupt["id"], "response": 1},
+            },
+        )
         assert reply["error"] == "no_such_interrupt"  # already consumed
 
         # A run.start with input while interrupted is the resume value (B10).
@@ -401,7 +480,9 @@ async def test_interrupt_respond_and_resume_by_run_start() -> None:
         assert values["approved"] == {"approved": "via-run-start"}
         assert values["messages"][-1]["content"][0]["text"] == DEMO_ANSWER
         assert [(r, e) for r, e, _ in root_lifecycle(server, "u")] == [
-            (second, "running"), (second, "interrupted"), (resumed, "running"),
+            (second, "running"),
+            (second, "interrupted"),
+            (resumed, "running"),
             (resumed, "completed"),
         ]
         # Without input it is a new run, which drops the interrupt.
@@ -409,8 +490,10 @@ async def test_interrupt_respond_and_resume_by_run_start() -> None:
         await settled(server, "t")
         again = await start(client, "t", None)
         await settled(server, "t")
-        assert root_lifecycle(server, "t")[-2:] == [(again, "running", None),
-                                                    (again, "interrupted", None)]
+        assert root_lifecycle(server, "t")[-2:] == [
+            (again, "running", None),
+            (again, "interrupted", None),
+        ]
         assert first != again
 
 
@@ -422,14 +505,23 @@ async def test_multitask_strategies(strategy: str) -> None:
         first = await start(client, "t", slow)
         params = {} if strategy == "enqueue" else {"multitaskStrategy": strategy}
         if strategy == "reject":
-            _, reply = await command(client, "t", {
-                "id": 2, "method": "run.start",
-                "params": {"assistant_id": "demo", "input": slow, **params}})
-            assert reply == error(2, "invalid_argument",
-                                  "Thread is busy with another run (multitaskStrategy reject)")
+            _, reply = await command(
+                client,
+                "t",
+                {
+                    "id": 2,
+                    "method": "run.start",
+                    "params": {"assistant_id": "demo", "input": slow, **params},
+                },
+            )
+            assert reply == error(
+                2, "invalid_argument", "Thread is busy with another run (multitaskStrategy reject)"
+            )
             await settled(server, "t")
-            assert root_lifecycle(server, "t") == [(first, "running", None),
-                                                   (first, "completed", None)]
+            assert root_lifecycle(server, "t") == [
+                (first, "running", None),
+                (first, "completed", None),
+            ]
             return
         second = await start(client, "t", quick)  # enqueued behind the first
         third = await start(client, "t", quick, **params)
@@ -438,12 +530,17 @@ async def test_multitask_strategies(strategy: str) -> None:
         runs = root_lifecycle(server, "t")
         executed = server.registry.get("t").run_ids
         if strategy == "enqueue":  # one at a time, in order
-            assert runs == [(r, e, None) for r in (first, second, third)
-                            for e in ("running", "completed")]
+            assert runs == [
+                (r, e, None) for r in (first, second, third) for e in ("running", "completed")
+            ]
             assert executed == [first, second, third]
         else:  # the running run is cancelled, the waiting one dropped
-            assert runs == [(first, "running", None), (first, "failed", "run cancelled"),
-                            (third, "running", None), (third, "completed", None)]
+            assert runs == [
+                (first, "running", None),
+                (first, "failed", "run cancelled"),
+                (third, "running", None),
+                (third, "completed", None),
+            ]
             assert executed == [first, third]
 
 
@@ -456,8 +553,10 @@ async def test_event_stream_requests_and_framing() -> None:
             (b"{bad", "Invalid JSON body"),
             (b"[]", "the request body must be a JSON object"),
             (b'{"channels":[]}', "channels is required and must be a non-empty array"),
-            (b'{"channels":["values","debug","bogus"]}',
-             "channels contains unsupported entries: debug, bogus. Allowed: "),
+            (
+                b'{"channels":["values","debug","bogus"]}',
+                "channels contains unsupported entries: debug, bogus. Allowed: ",
+            ),
             (b'{"channels":["custom:"]}', "channels contains unsupported entries: custom:."),
             (b'{"channels":["values"],"since":-1}', "since must be a non-negative integer"),
             (b'{"channels":["values"],"since":3}', "since=3 is ahead of the log"),
@@ -485,8 +584,7 @@ async def test_event_stream_requests_and_framing() -> None:
         assert seqs == sorted(seqs) and seqs[-1] == server.registry.get("t").log.high_seq
         assert len(seqs) < seqs[-1]  # filtered: seq counts every event, so there are gaps
         # Root only (depth 0) and a namespace prefix without the task id.
-        root = await read_sse(server, "t", {"channels": ["values"], "namespaces": [[]],
-                                            "depth": 0})
+        root = await read_sse(server, "t", {"channels": ["values"], "namespaces": [[]], "depth": 0})
         assert root.events and all(e["params"]["namespace"] == [] for e in root.events)
         # A stream on a thread that never ran is a live, idle stream (200).
         idle = await read_sse(server, "never-ran", {"channels": ["values"]})
@@ -498,32 +596,50 @@ async def test_sse_goes_live_after_its_replay() -> None:
         got: list[SSE] = []
 
         async def listen() -> None:
-            got.append(await read_sse(
-                server, "t", {"channels": ["lifecycle"]},
-                until=lambda s: any(e["params"]["data"]["event"] == "completed"
-                                    for e in s.events),
-            ))
+            got.append(
+                await read_sse(
+                    server,
+                    "t",
+                    {"channels": ["lifecycle"]},
+                    until=lambda s: any(
+                        e["params"]["data"]["event"] == "completed" for e in s.events
+                    ),
+                )
+            )
 
         tg.start_soon(listen)
-        await until(lambda: server.registry.get("t") is not None
-                    and server.registry.get("t").log.sinks > 0)
+        await until(
+            lambda: server.registry.get("t") is not None and server.registry.get("t").log.sinks > 0
+        )
         run_id = await start(client, "t", FAST)
     assert [(e["event_id"].split(":")[1], e["params"]["data"]["event"]) for e in got[0].events] == [
-        (run_id, "running"), (run_id, "completed")]
+        (run_id, "running"),
+        (run_id, "completed"),
+    ]
 
 
 # -- WebSocket ------------------------------------------------------------------------------------
 
 
 async def test_applied_through_seq_is_the_highest_seq_written_before_the_reply() -> None:
-    async with running(pace=1) as (server, _), ws_connect(server, "t") as everything, \
-            ws_connect(server, "t") as lifecycle_only:
+    async with (
+        running(pace=1) as (server, _),
+        ws_connect(server, "t") as everything,
+        ws_connect(server, "t") as lifecycle_only,
+    ):
         assert await everything.call(1, "subscription.subscribe", channels=ALL) == success(
-            1, {"subscription_id": "sub-1", "replayed_events": 0})
+            1, {"subscription_id": "sub-1", "replayed_events": 0}
+        )
         assert (await lifecycle_only.call(1, "subscription.subscribe", channels=["lifecycle"]))[
-            "result"]["replayed_events"] == 0
-        await everything.send({"id": 2, "method": "run.start", "params": {
-            "assistant_id": "demo", "input": {**PLAIN, "delay": 0.001}}})
+            "result"
+        ]["replayed_events"] == 0
+        await everything.send(
+            {
+                "id": 2,
+                "method": "run.start",
+                "params": {"assistant_id": "demo", "input": {**PLAIN, "delay": 0.001}},
+            }
+        )
 
         async def check(ws: WS, first_id: int) -> tuple[int, int]:
             """Read to the run's end, asking agent.getTree as events arrive; every reply's
@@ -535,9 +651,11 @@ async def test_applied_through_seq_is_the_highest_seq_written_before_the_reply()
                 if frame["type"] == "event":
                     assert frame["seq"] > highest
                     highest = frame["seq"]
-                    done = done or (frame["method"] == "lifecycle"
-                                    and frame["params"]["namespace"] == []
-                                    and frame["params"]["data"]["event"] == "completed")
+                    done = done or (
+                        frame["method"] == "lifecycle"
+                        and frame["params"]["namespace"] == []
+                        and frame["params"]["data"]["event"] == "completed"
+                    )
                     if not done and highest % 3 == 0:
                         await ws.send({"id": next_id, "method": "agent.getTree", "params": {}})
                         next_id += 1
@@ -565,8 +683,10 @@ async def test_applied_through_seq_is_the_highest_seq_written_before_the_reply()
 
 
 BAD_JSON = "Protocol commands must be valid JSON."
-ALLOWED = ("values, updates, messages, tools, lifecycle, input, custom, tasks, checkpoints, or "
-           "any `custom:<name>`.")
+ALLOWED = (
+    "values, updates, messages, tools, lifecycle, input, custom, tasks, checkpoints, or "
+    "any `custom:<name>`."
+)
 MALFORMED: list[tuple[str | bytes, dict[str, Any]]] = [
     ("not json", error(None, "invalid_argument", BAD_JSON)),
     (b"\xff\x00binary", error(None, "invalid_argument", BAD_JSON)),
@@ -575,18 +695,39 @@ MALFORMED: list[tuple[str | bytes, dict[str, Any]]] = [
     ('{"id":"x","method":"run.start"}', error("x", "invalid_argument", ENVELOPE)),
     ('{"id":1}', error(1, "invalid_argument", ENVELOPE)),
     ('{"id":2,"method":"nope"}', error(2, "unknown_command", "Unknown protocol command: nope")),
-    ('{"id":3,"method":"run.start","params":"x"}',
-     error(3, "invalid_argument", "run.start: params must be an object.")),
-    ('{"id":4,"method":"subscription.subscribe","params":{"channels":["bogus"]}}',
-     error(4, "invalid_argument", "subscription.subscribe: channels contains unsupported "
-           f"entries: bogus. Allowed: {ALLOWED}")),
-    ('{"id":5,"method":"subscription.unsubscribe","params":{"subscription_id":"nope"}}',
-     error(5, "no_such_subscription", "Unknown subscription: nope")),
-    ('{"id":6,"method":"subscription.subscribe","params":{"channels":["values"],"since":-1}}',
-     error(6, "invalid_argument",
-           "subscription.subscribe: since must be a non-negative integer, got -1")),
-    ("x" * 5000, error(None, "invalid_argument",
-                       "Protocol command of 5000 bytes exceeds the limit of 4096 bytes.")),
+    (
+        '{"id":3,"method":"run.start","params":"x"}',
+        error(3, "invalid_argument", "run.start: params must be an object."),
+    ),
+    (
+        '{"id":4,"method":"subscription.subscribe","params":{"channels":["bogus"]}}',
+        error(
+            4,
+            "invalid_argument",
+            "subscription.subscribe: channels contains unsupported "
+            f"entries: bogus. Allowed: {ALLOWED}",
+        ),
+    ),
+    (
+        '{"id":5,"method":"subscription.unsubscribe","params":{"subscription_id":"nope"}}',
+        error(5, "no_such_subscription", "Unknown subscription: nope"),
+    ),
+    (
+        '{"id":6,"method":"subscription.subscribe","params":{"channels":["values"],"since":-1}}',
+        error(
+            6,
+            "invalid_argument",
+            "subscription.subscribe: since must be a non-negative integer, got -1",
+        ),
+    ),
+    (
+        "x" * 5000,
+        error(
+            None,
+            "invalid_argument",
+            "Protocol command of 5000 bytes exceeds the limit of 4096 bytes.",
+        ),
+    ),
 ]
 """Frames a client should not send, and the answer to each (the socket stays open)."""
 
@@ -611,8 +752,9 @@ async def test_malformed_frames_never_break_the_socket() -> None:
             assert no_since["error"] == "invalid_argument"  # since is required
             # Still the same socket: a run's events arrive on it.
             await ws.call(11, "subscription.subscribe", channels=["lifecycle"])
-            await ws.send({"id": 12, "method": "run.start",
-                           "params": {"assistant_id": "demo", "input": FAST}})
+            await ws.send(
+                {"id": 12, "method": "run.start", "params": {"assistant_id": "demo", "input": FAST}}
+            )
             events, reply = await ws.until_reply(12)
             assert reply["type"] == "success"
             events += [await ws.recv() for _ in range(2 - len(events))]
@@ -638,10 +780,16 @@ async def test_socket_close_and_drop_end_only_that_connection() -> None:
         dropped = WS(stream)
         await stream.send(dropped.ws.send(Request(host="x", target="/threads/t/stream/events")))
         assert await dropped.recv() == "accepted"
-        await dropped.send({"id": 1, "method": "subscription.subscribe",
-                            "params": {"channels": ALL}})
-        await dropped.send({"id": 2, "method": "run.start", "params": {
-            "assistant_id": "demo", "input": {**PLAIN, "delay": 0.001}}})
+        await dropped.send(
+            {"id": 1, "method": "subscription.subscribe", "params": {"channels": ALL}}
+        )
+        await dropped.send(
+            {
+                "id": 2,
+                "method": "run.start",
+                "params": {"assistant_id": "demo", "input": {**PLAIN, "delay": 0.001}},
+            }
+        )
         await dropped.recv()
         raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -650,9 +798,19 @@ async def test_socket_close_and_drop_end_only_that_connection() -> None:
         # A subscribe and a close in one write: nothing is answered after the close.
         async with ws_connect(server, "t") as both:
             await both.stream.send(
-                both.ws.send(TextMessage(data=json.dumps(
-                    {"id": 1, "method": "subscription.subscribe", "params": {"channels": ALL}})))
-                + both.ws.send(CloseConnection(code=1000)))
+                both.ws.send(
+                    TextMessage(
+                        data=json.dumps(
+                            {
+                                "id": 1,
+                                "method": "subscription.subscribe",
+                                "params": {"channels": ALL},
+                            }
+                        )
+                    )
+                )
+                + both.ws.send(CloseConnection(code=1000))
+            )
             assert await both.recv() is None and both.close_code == 1000
         assert (await client.get("/ok")).json() == {"ok": True}
         await until(lambda: server.connections == 1)  # only the httpx client's is left
@@ -662,8 +820,9 @@ async def test_websocket_respond_checks_the_namespace_and_overlaps_deliver_once(
     async with running() as (server, _), ws_connect(server, "t") as ws:
         await ws.call(1, "subscription.subscribe", channels=["lifecycle", "input"])
         await ws.call(2, "subscription.subscribe", channels=["lifecycle"], namespaces=[[]])
-        await ws.send({"id": 3, "method": "run.start", "params": {"assistant_id": "demo",
-                                                                 "input": {}}})
+        await ws.send(
+            {"id": 3, "method": "run.start", "params": {"assistant_id": "demo", "input": {}}}
+        )
         frames = []
         while not frames or frames[-1]["params"]["data"].get("event") != "interrupted":
             frame = await ws.recv()
@@ -673,13 +832,21 @@ async def test_websocket_respond_checks_the_namespace_and_overlaps_deliver_once(
         assert len(ids) == len(set(ids))  # overlapping subscriptions: each event once
         (requested,) = [f for f in frames if f["method"] == "input.requested"]
         interrupt_id = requested["params"]["data"]["interrupt_id"]
-        assert requested["params"]["data"] == {"interrupt_id": interrupt_id,
-                                               "payload": DEMO_INTERRUPT_PAYLOAD}
-        reply = await ws.call(4, "input.respond", interrupt_id=interrupt_id,
-                              namespace=["elsewhere"], response=True)
+        assert requested["params"]["data"] == {
+            "interrupt_id": interrupt_id,
+            "payload": DEMO_INTERRUPT_PAYLOAD,
+        }
+        reply = await ws.call(
+            4, "input.respond", interrupt_id=interrupt_id, namespace=["elsewhere"], response=True
+        )
         assert reply["error"] == "no_such_interrupt" and "namespace" in reply["message"]
-        await ws.send({"id": 5, "method": "input.respond", "params": {
-            "interrupt_id": interrupt_id, "namespace": [], "response": True}})
+        await ws.send(
+            {
+                "id": 5,
+                "method": "input.respond",
+                "params": {"interrupt_id": interrupt_id, "namespace": [], "response": True},
+            }
+        )
         events, reply = await ws.until_reply(5)
         assert reply["type"] == "success" and reply["result"] == {}
         while not events or events[-1]["params"]["data"].get("event") != "completed":
@@ -708,8 +875,9 @@ async def test_sse_resume_after_every_event_gets_exactly_the_rest() -> None:
 
         async def resume(since: int) -> None:
             rest[since] = (await read_sse(server, "t", {"channels": ALL, "since": since})).events
-            lifecycle[since] = (await read_sse(
-                server, "t", {"channels": ["lifecycle"], "since": since})).events
+            lifecycle[since] = (
+                await read_sse(server, "t", {"channels": ["lifecycle"], "since": since})
+            ).events
 
         async with anyio.create_task_group() as tg:
             for since in range(high + 1):
@@ -724,15 +892,26 @@ async def test_websocket_resume_after_every_event_gets_exactly_the_rest() -> Non
         high = await finished_run(server, client, "t")
         full = (await read_sse(server, "t", {"channels": ALL})).events
         for since in range(high + 1):
-            await ws.send({"id": since, "method": "subscription.reconnect", "params": {
-                "channels": ALL, "since": since, "subscription_id": "resumed"}})
+            await ws.send(
+                {
+                    "id": since,
+                    "method": "subscription.reconnect",
+                    "params": {"channels": ALL, "since": since, "subscription_id": "resumed"},
+                }
+            )
             events, reply = await ws.until_reply(since)
             assert events == full[since:], since
-            assert reply == success(since, {"subscription_id": "resumed",
-                                            "replayed_events": high - since}, applied=high)
+            assert reply == success(
+                since, {"subscription_id": "resumed", "replayed_events": high - since}, applied=high
+            )
         for since in (0, 1, high // 2, high - 1, high):
-            await ws.send({"id": 1000 + since, "method": "subscription.subscribe",
-                           "params": {"channels": ALL, "since": since}})
+            await ws.send(
+                {
+                    "id": 1000 + since,
+                    "method": "subscription.subscribe",
+                    "params": {"channels": ALL, "since": since},
+                }
+            )
             events, reply = await ws.until_reply(1000 + since)
             assert events == full[since:], since
             sub_id = reply["result"]["subscription_id"]
@@ -749,12 +928,17 @@ async def test_since_older_than_the_buffer_is_a_gap() -> None:
         oldest = high - 19
         assert server.registry.get("t").log.min_available_seq == oldest
         for since in (0, 1, oldest - 2):
-            response = await client.post("/threads/t/stream/events",
-                                         json={"channels": ALL, "since": since})
+            response = await client.post(
+                "/threads/t/stream/events", json={"channels": ALL, "since": since}
+            )
             assert response.status_code == 410
             body = response.json()
-            assert body == {"detail": body["detail"], "error": "resume_gap", "since": since,
-                            "min_available_seq": oldest}
+            assert body == {
+                "detail": body["detail"],
+                "error": "resume_gap",
+                "since": since,
+                "min_available_seq": oldest,
+            }
             assert f"since={since} is older than the replay buffer" in body["detail"]
             for method in ("subscription.reconnect", "subscription.subscribe"):
                 reply = await ws.call(since, method, channels=ALL, since=since)
@@ -765,14 +949,18 @@ async def test_since_older_than_the_buffer_is_a_gap() -> None:
         assert [e["seq"] for e in edge.events] == list(range(oldest, high + 1))
         # No since: what is held, with a comment saying where it starts.
         held = await read_sse(server, "t", {"channels": ALL})
-        assert held.comments[0] == (f": replay starts at seq {oldest}: older events are no "
-                                    "longer held")
+        assert held.comments[0] == (
+            f": replay starts at seq {oldest}: older events are no longer held"
+        )
         assert held.events == edge.events
         await ws.send({"id": 99, "method": "subscription.subscribe", "params": {"channels": ALL}})
         events, reply = await ws.until_reply(99)
         assert events == edge.events
-        assert reply["result"] == {"subscription_id": "sub-1", "replayed_events": 20,
-                                   "min_available_seq": oldest}
+        assert reply["result"] == {
+            "subscription_id": "sub-1",
+            "replayed_events": 20,
+            "min_available_seq": oldest,
+        }
 
 
 # -- REST routes and HTTP -------------------------------------------------------------------------
@@ -790,17 +978,27 @@ async def test_thread_and_assistant_routes() -> None:
         named = await client.post("/threads", json={"thread_id": "mine", "metadata": {"a": 1}})
         assert named.json()["thread_id"] == "mine" and named.json()["metadata"] == {"a": 1}
         assert (await client.post("/threads", json={"thread_id": "mine"})).status_code == 409
-        assert (await client.post("/threads", json={"thread_id": "mine",
-                                                    "if_exists": "raise"})).status_code == 409
+        assert (
+            await client.post("/threads", json={"thread_id": "mine", "if_exists": "raise"})
+        ).status_code == 409
         same = await client.post("/threads", json={"thread_id": "mine", "if_exists": "do_nothing"})
         assert same.status_code == 200 and same.json()["metadata"] == {"a": 1}
-        for body, status in [(b"{bad", 400), (b"[]", 422), (b'{"thread_id":5}', 422),
-                             (b'{"metadata":[1]}', 422), (b'{"if_exists":"x"}', 422)]:
+        for body, status in [
+            (b"{bad", 400),
+            (b"[]", 422),
+            (b'{"thread_id":5}', 422),
+            (b'{"metadata":[1]}', 422),
+            (b'{"if_exists":"x"}', 422),
+        ]:
             assert (await client.post("/threads", content=body)).status_code == status, body
         assert (await client.get("/threads/mine")).json()["status"] == "idle"
         state = (await client.get("/threads/mine/state")).json()
         assert (state["values"], state["next"], state["tasks"], state["interrupts"]) == (
-            {}, [], [], [])
+            {},
+            [],
+            [],
+            [],
+        )
         assert (await client.get("/threads/nope")).status_code == 404
         assert (await client.get("/threads/nope/state")).status_code == 404
         assistant = (await client.get("/assistants/demo")).json()
@@ -811,11 +1009,11 @@ async def test_thread_and_assistant_routes() -> None:
         assert (await client.get("/assistants/nope")).status_code == 404
         assert (await client.get("/assistants/demo/nope")).status_code == 404
         assert (await client.get("/nope")).status_code == 404
-        for method, path, allow in [("GET", "/threads/mine/stream/events",
-                                     "POST, GET (WebSocket upgrade)"),
-                                    ("PUT", "/threads/mine/stream/events",
-                                     "POST, GET (WebSocket upgrade)"),
-                                    ("GET", "/threads/mine/commands", "POST")]:
+        for method, path, allow in [
+            ("GET", "/threads/mine/stream/events", "POST, GET (WebSocket upgrade)"),
+            ("PUT", "/threads/mine/stream/events", "POST, GET (WebSocket upgrade)"),
+            ("GET", "/threads/mine/commands", "POST"),
+        ]:
             response = await client.request(method, path)
             assert response.status_code == 405 and response.headers["allow"] == allow
             assert response.json() == {"detail": "Method Not Allowed"}
@@ -831,15 +1029,19 @@ async def test_keep_alive_and_connection_close() -> None:
         async with stream:
             conn = h11.Connection(h11.CLIENT)
 
-            async def exchange(method: str, target: str, body: bytes = b"",
-                               close: bool = False) -> tuple[int, bytes]:
+            async def exchange(
+                method: str, target: str, body: bytes = b"", close: bool = False
+            ) -> tuple[int, bytes]:
                 headers = [("host", "x"), ("content-length", str(len(body)))]
                 if close:
                     headers.append(("connection", "close"))
-                await stream.send(conn.send(h11.Request(method=method, target=target,
-                                                        headers=headers)) or b"")
-                await stream.send((conn.send(h11.Data(data=body)) if body else b"")
-                                  + (conn.send(h11.EndOfMessage()) or b""))
+                await stream.send(
+                    conn.send(h11.Request(method=method, target=target, headers=headers)) or b""
+                )
+                await stream.send(
+                    (conn.send(h11.Data(data=body)) if body else b"")
+                    + (conn.send(h11.EndOfMessage()) or b"")
+                )
                 status, out = 0, b""
                 while True:
                     event = conn.next_event()
@@ -855,16 +1057,24 @@ async def test_keep_alive_and_connection_close() -> None:
             assert await exchange("GET", "/ok") == (200, b'{"ok":true}')
             conn.start_next_cycle()
             status, body = await exchange(
-                "POST", "/threads/k/commands",
-                json.dumps({"id": 1, "method": "run.start",
-                            "params": {"assistant_id": "demo", "input": FAST}}).encode())
+                "POST",
+                "/threads/k/commands",
+                json.dumps(
+                    {
+                        "id": 1,
+                        "method": "run.start",
+                        "params": {"assistant_id": "demo", "input": FAST},
+                    }
+                ).encode(),
+            )
             assert status == 200 and json.loads(body)["type"] == "success"
             conn.start_next_cycle()
             assert (await exchange("GET", "/threads/k"))[0] == 200
             conn.start_next_cycle()
             assert await exchange("GET", "/ok", close=True) == (200, b'{"ok":true}')
-            with anyio.fail_after(TIMEOUT), pytest.raises(
-                (anyio.EndOfStream, anyio.BrokenResourceError)
+            with (
+                anyio.fail_after(TIMEOUT),
+                pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)),
             ):
                 await stream.receive()  # the server closed the connection
 
@@ -889,14 +1099,18 @@ async def test_failures_end_a_request_or_a_run_not_the_server(
     async with running() as (server, client):
         # A handler bug: answered unknown_error, printed, and the server goes on.
         status, reply = await command(client, "t", {"id": 1, "method": "agent.getTree"})
-        assert (status, reply) == (200, error(1, "unknown_error",
-                                              "ZeroDivisionError: a handler bug"))
+        assert (status, reply) == (
+            200,
+            error(1, "unknown_error", "ZeroDivisionError: a handler bug"),
+        )
         assert "ZeroDivisionError: a handler bug" in capsys.readouterr().err
         # An agent that raises: its run fails with the exception's text.
         run_id = await start(client, "t", {})
         await settled(server, "t")
         assert root_lifecycle(server, "t") == [
-            (run_id, "running", None), (run_id, "failed", "RuntimeError: the agent broke")]
+            (run_id, "running", None),
+            (run_id, "failed", "RuntimeError: the agent broke"),
+        ]
         # A full registry: no new thread, 503, and the known ones still work.
         server.registry.max_threads = 1
         response = await client.post("/threads/other/commands", json={"id": 2, "method": "x"})

@@ -36,6 +36,7 @@ from adapters.helpers import (
     open_thread,
     wait_for,
 )
+
 from threadwire.adapters import RunFailed, RunInterrupted, ThreadClosed
 from threadwire.adapters._demo_script import (
     DEMO_ANSWER,
@@ -83,11 +84,16 @@ async def test_run_projections_and_output(transport: str) -> None:
                 reasoning = [piece async for piece in message.reasoning]
                 args = [piece async for piece in message.tool_calls]
                 whole = await message  # inside the loop that yielded it
-                messages.append({
-                    "text": text, "reasoning": reasoning, "args": args, "whole": whole,
-                    "awaited_text": await message.text,
-                    "awaited_calls": await message.tool_calls,
-                })
+                messages.append(
+                    {
+                        "text": text,
+                        "reasoning": reasoning,
+                        "args": args,
+                        "whole": whole,
+                        "awaited_text": await message.text,
+                        "awaited_calls": await message.tool_calls,
+                    }
+                )
 
         async def read_tools() -> None:
             async for call in thread.tool_calls:
@@ -317,8 +323,9 @@ async def test_interleave_projections_in_server_order(transport: str) -> None:
             ):
                 items.append((name, item))
             events = []
-            async for event in thread.subscribe(["values", "messages", "custom"],
-                                                namespaces=[[]], depth=0):
+            async for event in thread.subscribe(
+                ["values", "messages", "custom"], namespaces=[[]], depth=0
+            ):
                 events.append(event)
     expected = []
     for event in events:
@@ -417,8 +424,13 @@ async def test_one_event_connection_per_thread_widened_on_demand(transport: str)
             await thread.run.start(input=PLAIN)
             with anyio.fail_after(10):
                 async with anyio.create_task_group() as tg:
-                    for view in (thread.values, thread.messages, thread.tool_calls,
-                                 thread.subgraphs, thread.extensions["progress"]):
+                    for view in (
+                        thread.values,
+                        thread.messages,
+                        thread.tool_calls,
+                        thread.subgraphs,
+                        thread.extensions["progress"],
+                    ):
                         tg.start_soon(_drain, view)
                 await thread.output
                 assert streams.most == 1  # reopened (widened) at most, never doubled
@@ -451,9 +463,11 @@ async def _wait_closed(streams: EventStreams) -> None:
 
 async def test_output_when_the_run_never_started(transport: str) -> None:
     """A refused run.start makes output raise that error; no run at all: run_start_timeout."""
-    async with demo_server() as server, open_thread(
-        server.url, transport, assistant_id="no-such-assistant"
-    ) as refused, open_thread(server.url, transport, run_start_timeout=0.1) as idle:
+    async with (
+        demo_server() as server,
+        open_thread(server.url, transport, assistant_id="no-such-assistant") as refused,
+        open_thread(server.url, transport, run_start_timeout=0.1) as idle,
+    ):
         with anyio.fail_after(5):
             with pytest.raises(CommandError) as info:
                 await refused.run.start(input=FAST)
@@ -466,9 +480,11 @@ async def test_output_when_the_run_never_started(transport: str) -> None:
 
 
 async def test_output_of_a_run_started_by_another_client(transport: str) -> None:
-    async with demo_server() as server, open_thread(
-        server.url, transport, "shared"
-    ) as watcher, open_thread(server.url, "sse", "shared") as starter:
+    async with (
+        demo_server() as server,
+        open_thread(server.url, transport, "shared") as watcher,
+        open_thread(server.url, "sse", "shared") as starter,
+    ):
         with anyio.fail_after(5):
             await starter.run.start(input=FAST)
             output = await watcher.output  # follows the run the stream shows

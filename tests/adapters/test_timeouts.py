@@ -42,6 +42,7 @@ from adapters.helpers import (
     success,
     wait_for,
 )
+
 from threadwire.adapters import (
     CommandTimeout,
     ConnectError,
@@ -102,8 +103,13 @@ async def test_connect_timeout_for_a_command() -> None:
 async def test_connect_timeout_for_the_event_stream(transport: str) -> None:
     with unanswering_address() as url:
         with anyio.fail_after(5), pytest.raises(RetriesExhausted) as info:
-            async with open_thread(url, transport, "t-1", reconnect=QUICK_RETRY,
-                                   client_options={"connect_timeout": 0.2}):
+            async with open_thread(
+                url,
+                transport,
+                "t-1",
+                reconnect=QUICK_RETRY,
+                client_options={"connect_timeout": 0.2},
+            ):
                 await anyio.sleep_forever()
         assert isinstance(info.value.__cause__, ConnectTimeout)
 
@@ -125,9 +131,10 @@ async def _never_reply(request: Request) -> bytes:
 
 
 async def test_command_timeout_over_http() -> None:
-    async with fake_server(FakeAgent(on_command=_never_reply)) as fake, open_thread(
-        fake.url, "sse", "t-1", client_options={"command_timeout": 0.3}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=_never_reply)) as fake,
+        open_thread(fake.url, "sse", "t-1", client_options={"command_timeout": 0.3}) as thread,
+    ):
         with anyio.fail_after(5):
             started = anyio.current_time()
             with pytest.raises(CommandTimeout, match=r"run\.start"):
@@ -145,9 +152,10 @@ async def test_command_timeout_in_band() -> None:
         while await ws.receive() is not None:
             pass  # takes every command, answers none
 
-    async with fake_server(FakeAgent(on_websocket=on_websocket)) as fake, open_thread(
-        fake.url, "websocket", client_options={"command_timeout": 0.3}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_websocket=on_websocket)) as fake,
+        open_thread(fake.url, "websocket", client_options={"command_timeout": 0.3}) as thread,
+    ):
         with anyio.fail_after(5):
             with pytest.raises(CommandTimeout):
                 await thread.run.start(input=FAST)
@@ -160,9 +168,12 @@ async def test_short_connect_timeout_does_not_cut_a_slow_reply() -> None:
         await anyio.sleep(0.5)
         return await FakeAgent.ok(request)
 
-    async with fake_server(FakeAgent(on_command=slow)) as fake, open_thread(
-        fake.url, client_options={"connect_timeout": 0.1, "command_timeout": 5}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_command=slow)) as fake,
+        open_thread(
+            fake.url, client_options={"connect_timeout": 0.1, "command_timeout": 5}
+        ) as thread,
+    ):
         with anyio.fail_after(5):
             result = await thread.run.start(input=FAST)
     assert result.run_id == "run-1"
@@ -176,9 +187,12 @@ async def _heartbeats(peer: Peer, request: Request) -> None:
 
 
 async def test_heartbeats_keep_the_stream_open_and_commands_are_not_cut() -> None:
-    async with fake_server(FakeAgent(on_stream=_heartbeats)) as fake, open_thread(
-        fake.url, "sse", "t-1", idle_timeout=0.25, client_options={"command_timeout": 0.2}
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_stream=_heartbeats)) as fake,
+        open_thread(
+            fake.url, "sse", "t-1", idle_timeout=0.25, client_options={"command_timeout": 0.2}
+        ) as thread,
+    ):
         with anyio.fail_after(5):
             await anyio.sleep(1.0)  # four idle timeouts, five command timeouts
             await thread.run.start(input=FAST)
@@ -187,9 +201,10 @@ async def test_heartbeats_keep_the_stream_open_and_commands_are_not_cut() -> Non
 
 async def test_a_quiet_thread_stays_on_one_connection(transport: str) -> None:
     """SSE: the server's heartbeats; WebSocket (no server heartbeat): the client's pings."""
-    async with demo_server(heartbeat=0.05) as server, open_thread(
-        server.url, transport, idle_timeout=0.25
-    ) as thread:
+    async with (
+        demo_server(heartbeat=0.05) as server,
+        open_thread(server.url, transport, idle_timeout=0.25) as thread,
+    ):
         with anyio.fail_after(5):
             await thread.run.start(input=FAST)
             await thread.output
@@ -207,13 +222,14 @@ async def test_a_large_event_trickling_in_keeps_the_stream_open() -> None:
     async def trickle(peer: Peer, request: Request) -> None:
         await peer.send(sse_head())
         for i in range(0, len(block), 25):  # ~0.9 s for one event, idle_timeout 0.3 s
-            await peer.send(chunk(block[i:i + 25]))
+            await peer.send(chunk(block[i : i + 25]))
             await anyio.sleep(0.05)
         await peer.wait_closed()
 
-    async with fake_server(FakeAgent(on_stream=trickle)) as fake, open_thread(
-        fake.url, "sse", "t-1", idle_timeout=0.3
-    ) as thread:
+    async with (
+        fake_server(FakeAgent(on_stream=trickle)) as fake,
+        open_thread(fake.url, "sse", "t-1", idle_timeout=0.3) as thread,
+    ):
         with anyio.fail_after(5):
             async for event in thread.subscribe(["values"], whole_thread=True):
                 assert event.data == {"blob": "x" * 400}
@@ -234,8 +250,9 @@ async def _silent_socket(peer: Peer, request: Request) -> None:
 
 async def test_idle_stream_is_reopened(transport: str) -> None:
     agent = FakeAgent(on_stream=_silent_stream, on_websocket=_silent_socket)
-    async with fake_server(agent) as fake, open_thread(
-        fake.url, transport, "t-1", idle_timeout=0.2, reconnect=Backoff(base=0.01)
+    async with (
+        fake_server(agent) as fake,
+        open_thread(fake.url, transport, "t-1", idle_timeout=0.2, reconnect=Backoff(base=0.01)),
     ):
         with anyio.fail_after(5):
             await wait_for(lambda: fake.connections >= 3)
@@ -246,8 +263,9 @@ async def test_idle_stream_exhausts_the_retry_budget(transport: str) -> None:
     agent = FakeAgent(on_stream=_silent_stream, on_websocket=_silent_socket)
     async with fake_server(agent) as fake:
         with anyio.fail_after(5), pytest.raises(RetriesExhausted) as info:
-            async with open_thread(fake.url, transport, "t-1", idle_timeout=0.15,
-                                   reconnect=QUICK_RETRY):
+            async with open_thread(
+                fake.url, transport, "t-1", idle_timeout=0.15, reconnect=QUICK_RETRY
+            ):
                 await anyio.sleep_forever()
     assert isinstance(info.value.__cause__, StreamIdle)
     assert fake.connections == 3
@@ -261,7 +279,12 @@ async def test_a_server_that_answers_the_stream_with_nothing_at_all() -> None:
 
     async with fake_server(FakeAgent(on_stream=no_head)) as fake:
         with anyio.fail_after(5), pytest.raises(RetriesExhausted):
-            async with open_thread(fake.url, "sse", "t-1", reconnect=QUICK_RETRY,
-                                   client_options={"connect_timeout": 0.2}):
+            async with open_thread(
+                fake.url,
+                "sse",
+                "t-1",
+                reconnect=QUICK_RETRY,
+                client_options={"connect_timeout": 0.2},
+            ):
                 await anyio.sleep_forever()
     assert fake.connections == 3

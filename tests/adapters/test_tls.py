@@ -17,6 +17,7 @@ import anyio
 import pytest
 import trustme
 from adapters.helpers import FAST, open_thread, tls_server
+
 from threadwire.adapters import ConnectError, RetriesExhausted
 from threadwire.adapters._demo_script import DEMO_ANSWER
 from threadwire.protocol import Backoff
@@ -43,8 +44,9 @@ async def test_a_run_over_tls_with_a_custom_context(
 ) -> None:
     async with tls_server(ca) as (server, url):
         url = url.replace("https", scheme)
-        async with open_thread(url, transport, client_options={"ssl_context": _trusting(ca)}
-                               ) as thread:
+        async with open_thread(
+            url, transport, client_options={"ssl_context": _trusting(ca)}
+        ) as thread:
             with anyio.fail_after(10):
                 await thread.run.start(input=FAST)
                 output = await thread.output
@@ -58,17 +60,19 @@ async def test_verification_is_on_by_default(ca: trustme.CA, transport: str) -> 
             with anyio.fail_after(5), pytest.raises(ConnectError, match="CERTIFICATE"):
                 await thread.run.start(input=FAST)
         with anyio.fail_after(5), pytest.raises(RetriesExhausted) as info:
-            async with open_thread(url, transport, "t-1",
-                                   reconnect=Backoff(max_attempts=1, base=0.01)):
+            async with open_thread(
+                url, transport, "t-1", reconnect=Backoff(max_attempts=1, base=0.01)
+            ):
                 await anyio.sleep_forever()
         assert isinstance(info.value.__cause__, ConnectError)
     assert server.registry.threads == {}
 
 
 async def test_a_certificate_for_another_host_is_refused(ca: trustme.CA) -> None:
-    async with tls_server(ca, hostnames=("example.org",)) as (server, url), open_thread(
-        url, client_options={"ssl_context": _trusting(ca)}
-    ) as thread:
+    async with (
+        tls_server(ca, hostnames=("example.org",)) as (server, url),
+        open_thread(url, client_options={"ssl_context": _trusting(ca)}) as thread,
+    ):
         with anyio.fail_after(5), pytest.raises(ConnectError):
             await thread.run.start(input=FAST)
     assert server.registry.threads == {}

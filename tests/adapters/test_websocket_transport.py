@@ -35,6 +35,7 @@ from adapters.helpers import (
     success,
     wait_for,
 )
+
 from threadwire.adapters import NetworkError
 from threadwire.protocol import AgentTreeNode, Backoff, StateGet
 
@@ -123,9 +124,10 @@ async def test_retryable_close_reconnects_with_since(code: int | str) -> None:
         while await ws.receive() is not None:
             pass
 
-    async with fake_server(_ws_agent(script)) as fake, open_thread(
-        fake.url, "websocket", reconnect=QUICK_RETRY
-    ) as thread:
+    async with (
+        fake_server(_ws_agent(script)) as fake,
+        open_thread(fake.url, "websocket", reconnect=QUICK_RETRY) as thread,
+    ):
         with anyio.fail_after(5):
             snapshots = [s async for s in thread.values]
     assert snapshots == [{"step": 1}, {"step": 2}]
@@ -159,9 +161,10 @@ async def test_close_fails_the_command_in_flight_and_reconnects() -> None:
         while (command := await ws.receive()) is not None:
             await ws.send(success(command["id"], {"run_id": "run-2"}))
 
-    async with fake_server(_ws_agent(script)) as fake, open_thread(
-        fake.url, "websocket", reconnect=QUICK_RETRY
-    ) as thread:
+    async with (
+        fake_server(_ws_agent(script)) as fake,
+        open_thread(fake.url, "websocket", reconnect=QUICK_RETRY) as thread,
+    ):
         with anyio.fail_after(5):
             with pytest.raises(NetworkError):
                 await thread.run.start(input=FAST)
@@ -182,9 +185,7 @@ async def test_unknown_messages_are_ignored() -> None:
         while await ws.receive() is not None:
             pass
 
-    async with fake_server(_ws_agent(script)) as fake, open_thread(
-        fake.url, "websocket"
-    ) as thread:
+    async with fake_server(_ws_agent(script)) as fake, open_thread(fake.url, "websocket") as thread:
         with anyio.fail_after(5):
             snapshots = [s async for s in thread.values]
     assert snapshots == [{"step": 1}]

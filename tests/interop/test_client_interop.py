@@ -57,9 +57,10 @@ async def _gather_messages(view: Any) -> list[dict[str, Any]]:
 async def test_chat_tools_messages_tool_calls_values_output(
     langgraph_url: str, transport: str
 ) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="chat_tools", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="chat_tools", transport=transport) as thread,
+    ):
         await thread.run.start(input=WEATHER)
         messages: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
@@ -72,8 +73,15 @@ async def test_chat_tools_messages_tool_calls_values_output(
             async for call in thread.tool_calls:
                 deltas = [piece async for piece in call.deltas]
                 output = await call.output
-                calls.append({"name": call.name, "input": call.input, "deltas": deltas,
-                              "output": output, "status": call.status})
+                calls.append(
+                    {
+                        "name": call.name,
+                        "input": call.input,
+                        "deltas": deltas,
+                        "output": output,
+                        "status": call.status,
+                    }
+                )
 
         async def read_values() -> None:
             async for snapshot in thread.values:
@@ -130,9 +138,10 @@ async def test_nested_subgraphs_find_grandchildren_with_status(
             status = await handle
             found.append((depth, handle.graph_name, status, texts))
 
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="nested", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="nested", transport=transport) as thread,
+    ):
         await thread.run.start(input=HI)
         with anyio.fail_after(60):
             root_messages = await _gather_messages(thread.messages)
@@ -150,10 +159,13 @@ async def test_nested_subgraphs_find_grandchildren_with_status(
     assert [g.graph_name for g in tree.children[0].children] == ["grandchild"]
 
 
-async def test_hitl_interrupt_payload_respond_and_output(langgraph_url: str, transport: str) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="hitl", transport=transport
-    ) as thread:
+async def test_hitl_interrupt_payload_respond_and_output(
+    langgraph_url: str, transport: str
+) -> None:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="hitl", transport=transport) as thread,
+    ):
         await thread.run.start(input={"request": "deploy to prod"})
         with anyio.fail_after(60):
             with pytest.raises(RunInterrupted) as info:
@@ -173,28 +185,28 @@ async def test_hitl_interrupt_payload_respond_and_output(langgraph_url: str, tra
 
 
 async def test_parallel_interrupts_batch_respond(langgraph_url: str, transport: str) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="hitl_parallel", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="hitl_parallel", transport=transport) as thread,
+    ):
         await thread.run.start(input={"request": "two approvals"})
         with anyio.fail_after(60):
             with pytest.raises(RunInterrupted):
                 await thread.output
             # The second input.requested arrives after the root's interrupted event.
-            while len(thread.interrupts) < 2:
+            while len(thread.interrupts) < 2:  # noqa: ASYNC110 - polls the client's state
                 await anyio.sleep(0.05)
-            answers = {
-                i.interrupt_id: f"yes-{i.payload['branch']}" for i in thread.interrupts
-            }
+            answers = {i.interrupt_id: f"yes-{i.payload['branch']}" for i in thread.interrupts}
             await thread.run.respond_batch(answers)
             output = await thread.output
     assert output["answers"] == ["a='yes-a'", "b='yes-b'"]
 
 
 async def test_custom_and_named_extensions(langgraph_url: str, transport: str) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="custom", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="custom", transport=transport) as thread,
+    ):
         await thread.run.start(input={"task": "index"})
         named: list[Any] = []
         unnamed: list[Any] = []
@@ -225,9 +237,10 @@ async def test_custom_and_named_extensions(langgraph_url: str, transport: str) -
 async def test_failing_run_raises_and_closes_open_message(
     langgraph_url: str, transport: str
 ) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="failing_midstream", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="failing_midstream", transport=transport) as thread,
+    ):
         await thread.run.start(input={"x": 1})
         with anyio.fail_after(60):
             streams = []
@@ -244,9 +257,10 @@ async def test_failing_run_raises_and_closes_open_message(
 
 
 async def test_values_two_runs_on_one_stream(langgraph_url: str, transport: str) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="values", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="values", transport=transport) as thread,
+    ):
         with anyio.fail_after(60):
             await thread.run.start(input={"topic": "dogs"})
             first = await thread.output
@@ -259,29 +273,30 @@ async def test_values_two_runs_on_one_stream(langgraph_url: str, transport: str)
 async def test_long_run_reconnect_in_the_middle(langgraph_url: str, transport: str) -> None:
     """A drop mid-run: the stream resumes with since; every token once, in order."""
     target = urlsplit(langgraph_url)
-    async with running_proxy(target.hostname or "127.0.0.1", target.port or 80) as proxy:
-        async with connect(proxy.url) as client, client.threads.stream(
-            assistant_id="long_run", transport=transport
-        ) as thread:
-            await thread.run.start(input={"n_tokens": 2000, "delay_ms": 1})
-            seqs: list[int] = []
-            text: list[str] = []
+    seqs: list[int] = []
+    text: list[str] = []
+    async with (
+        running_proxy(target.hostname or "127.0.0.1", target.port or 80) as proxy,
+        connect(proxy.url) as client,
+        client.threads.stream(assistant_id="long_run", transport=transport) as thread,
+    ):
+        await thread.run.start(input={"n_tokens": 2000, "delay_ms": 1})
 
-            async def read() -> None:
-                async for event in thread.subscribe(["messages"]):
-                    assert event.seq is not None
-                    seqs.append(event.seq)
-                    data = event.data
-                    if data.get("event") == "content-block-delta":
-                        text.append(data["delta"]["text"])
-                    if len(seqs) == 600:
-                        proxy.drop()
+        async def read() -> None:
+            async for event in thread.subscribe(["messages"]):
+                assert event.seq is not None
+                seqs.append(event.seq)
+                data = event.data
+                if data.get("event") == "content-block-delta":
+                    text.append(data["delta"]["text"])
+                if len(seqs) == 600:
+                    proxy.drop()
 
-            with anyio.fail_after(90):
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(read)
-                output = await thread.output
-            reconnects = thread._pump.reconnects
+        with anyio.fail_after(90):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read)
+            output = await thread.output
+        reconnects = thread._pump.reconnects
     assert reconnects >= 1
     assert seqs == sorted(set(seqs)), "an event was repeated or reordered"
     assert "".join(text) == " ".join(f"t{i}" for i in range(2000))
@@ -291,9 +306,10 @@ async def test_long_run_reconnect_in_the_middle(langgraph_url: str, transport: s
 async def test_fanout_interleaved_messages_are_reported_not_mixed(
     langgraph_url: str, transport: str
 ) -> None:
-    async with connect(langgraph_url) as client, client.threads.stream(
-        assistant_id="fanout", transport=transport
-    ) as thread:
+    async with (
+        connect(langgraph_url) as client,
+        client.threads.stream(assistant_id="fanout", transport=transport) as thread,
+    ):
         await thread.run.start(input={"items": ["a", "b", "c"]})
         with anyio.fail_after(60):
             streams = [m async for m in thread.messages]

@@ -30,6 +30,7 @@ from itertools import pairwise
 from typing import Any
 
 import attrs
+
 from threadwire.protocol import (
     DEFAULT_LIMITS,
     END_OF_STREAM,

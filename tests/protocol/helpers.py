@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from threadwire.protocol import (
     DEFAULT_LIMITS,
     END_OF_STREAM,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+
 from threadwire.protocol import (
     ClientSession,
     Event,

@@ -27,6 +27,7 @@ import pytest
 from helpers import envelope, event_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from threadwire.protocol import (
     AgentGetTree,
     CommandError,
@@ -744,8 +745,10 @@ def test_http_status_error_detail_and_long_body() -> None:
 # -- the three entry points agree ---------------------------------------------------
 
 
-@given(case=st.sampled_from(["values", "messages", "custom", "input.requested"]),
-       namespace=st.lists(st.sampled_from(["a:1", "b:2", "c"]), max_size=3))
+@given(
+    case=st.sampled_from(["values", "messages", "custom", "input.requested"]),
+    namespace=st.lists(st.sampled_from(["a:1", "b:2", "c"]), max_size=3),
+)
 def test_bytes_dict_and_event_entry_points_agree(case: str, namespace: list[str]) -> None:
     """decode_message (msgspec fast path), decode_object (dict fast path) and
     decode_event_object give the same event for the server's envelopes."""
@@ -765,9 +768,14 @@ def test_bytes_dict_and_event_entry_points_agree(case: str, namespace: list[str]
 
 
 def test_dict_fast_path_names_a_bad_namespace_segment() -> None:
-    obj = {"type": "event", "event_id": "1", "seq": 1, "method": "values",
-           "params": {"namespace": ["a", 3], "timestamp": 1, "data": {}}}
-    with pytest.raises(RemoteProtocolError, match="params.namespace"):
+    obj = {
+        "type": "event",
+        "event_id": "1",
+        "seq": 1,
+        "method": "values",
+        "params": {"namespace": ["a", 3], "timestamp": 1, "data": {}},
+    }
+    with pytest.raises(RemoteProtocolError, match=r"params\.namespace"):
         decode_object(obj)
 
 

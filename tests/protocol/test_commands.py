@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from threadwire.protocol import (
     COMMAND_TYPES,
     MULTITASK_STRATEGIES,

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from session_helpers import ev, event_matches_body, events, filters, server_matches
+
 from threadwire.protocol import (
     ALL_CHANNELS,
     Event,

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 import pytest
 from helpers import FIXTURES, bytewise, chunk, load_meta, parse, random_cuts, read_jsonl, signature
+
 from threadwire.protocol import (
     COMMAND_TYPES,
     AgentGetTree,

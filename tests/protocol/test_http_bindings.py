@@ -34,6 +34,7 @@ from binding_helpers import (
     whole,
 )
 from helpers import event_bytes
+
 from threadwire.protocol import (
     END_OF_STREAM,
     NEED_DATA,

@@ -34,6 +34,7 @@ from binding_helpers import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from threadwire.protocol import (
     END_OF_STREAM,
     CommandFailure,

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers import event_bytes
+
 from threadwire.protocol import (
     BlockDelta,
     Checkpoint,

@@ -13,6 +13,7 @@ No test sleeps or reads a clock.
 from __future__ import annotations
 
 import pytest
+
 from threadwire.protocol import (
     Backoff,
     Failure,

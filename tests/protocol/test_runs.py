@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from session_helpers import ev, input_requested, lifecycle, load_capture
+
 from threadwire.protocol import (
     RUN_TRANSITIONS,
     ClientSession,

@@ -35,6 +35,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from session_helpers import Driver, ev, input_requested, lifecycle, load_capture
+
 from threadwire.protocol import (
     AgentGetTree,
     AgentTreeNode,
@@ -443,14 +444,17 @@ def test_receive_events_matches_one_by_one() -> None:
     batch: list[object] = [*values(1, 2), ev("updates", seq=3), "a heartbeat", *values(2, 4)]
     session, (a,) = opened(F(["values"]))
     out = session.receive_events(batch)
-    assert [None if t is None else ids(t) for t in out] == [
-        [a.id], [a.id], [], None, [], [a.id]
-    ]
+    assert [None if t is None else ids(t) for t in out] == [[a.id], [a.id], [], None, [], [a.id]]
     # the same batch again, after the first event: only what is new is delivered
     again, (b,) = opened(F(["values"]))
     again.receive_event(values(1)[0])
     assert [None if t is None else ids(t) for t in again.receive_events(batch)] == [
-        [], [b.id], [], None, [], [b.id]
+        [],
+        [b.id],
+        [],
+        None,
+        [],
+        [b.id],
     ]
     assert again.last_seq == session.last_seq == 4
 
@@ -458,8 +462,15 @@ def test_receive_events_matches_one_by_one() -> None:
 @given(st.lists(st.integers(min_value=1, max_value=30), max_size=40), st.integers(0, 5))
 def test_receive_events_property(seqs: list[int], split: int) -> None:
     """Any batching gives the same targets and state as one call per event."""
-    events = [ev("values" if s % 3 else "lifecycle", {"event": "running"} if s % 3 == 0 else {},
-                 seq=s, event_id=f"e{s}") for s in seqs]
+    events = [
+        ev(
+            "values" if s % 3 else "lifecycle",
+            {"event": "running"} if s % 3 == 0 else {},
+            seq=s,
+            event_id=f"e{s}",
+        )
+        for s in seqs
+    ]
     one, _ = opened(F(["values"]))
     many, _ = opened(F(["values"]))
     expected = []

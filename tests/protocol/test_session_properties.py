@@ -20,6 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from session_helpers import Driver, filters, histories
+
 from threadwire.protocol import ClientSession, Event, Limits, RunState, StreamFilter
 
 WINDOWS = st.sampled_from([2, 3, 5, 10_000])

@@ -29,6 +29,7 @@ import pytest
 from helpers import CHUNKINGS, bytewise, chunk, item_key, parse, signature, whole
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from threadwire.protocol import (
     END_OF_STREAM,
     NEED_DATA,

@@ -41,6 +41,7 @@ from binding_helpers import (
     ws_frame,
 )
 from helpers import event_bytes
+
 from threadwire.protocol import (
     NEED_DATA,
     CommandSuccess,

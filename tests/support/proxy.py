@@ -31,15 +31,18 @@ class Proxy:
         return f"http://127.0.0.1:{self.port}"
 
     async def _pipe(self, src: SocketStream, dst: SocketStream, down: bool) -> None:
-        with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError,
-                                 anyio.ClosedResourceError, OSError):
+        with contextlib.suppress(
+            anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError
+        ):
             while True:
                 data = await src.receive(65536)
                 if down:
                     self.bytes_down += len(data)
                 await dst.send(data)
-                if down and self.drop_after_bytes is not None and (
-                    self.bytes_down >= self.drop_after_bytes
+                if (
+                    down
+                    and self.drop_after_bytes is not None
+                    and (self.bytes_down >= self.drop_after_bytes)
                 ):
                     self.drop_after_bytes = None
                     self.drop()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from producer_helpers import Clock, drive_demo, ws_messages
+
 from threadwire.adapters._demo_script import (
     DEMO_ANSWER,
     DEMO_BATCH_PAYLOADS,

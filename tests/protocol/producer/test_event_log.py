@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from producer_helpers import Clock
+
 from threadwire.protocol import (
     Event,
     LocalProtocolError,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from threadwire.protocol import LocalProtocolError
 from threadwire.protocol.producer import (
     DEFAULT_MAX_BYTES,

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from threadwire.protocol import (
     RemoteProtocolError,
     SSEComment,

@@ -16,6 +16,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from producer_helpers import Clock, chunkings, sse_events, sse_items, ws_messages
+
 from threadwire.protocol import (
     ALL_CHANNELS,
     AgentGetTree,

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from threadwire.protocol import LocalProtocolError
 from threadwire.protocol.producer import InterruptSpec, Part
 from threadwire.protocol.producer._parts import coerce_part, interrupt_specs, wire_shape

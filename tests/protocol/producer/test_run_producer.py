@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from producer_helpers import Clock
+
 from threadwire.protocol import (
     InputRespond,
     InputRespondBatch,

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from producer_helpers import Clock, RecordingHandler, sse_events, sse_items, ws_messages
+
 from threadwire.protocol import (
     AgentGetTree,
     CommandFailure,

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from projection_helpers import DATA, SHARED, read, run_replay, summary_of
+
 from threadwire.protocol.projections import SUMMARY_KEYS, ToolCallSource, replay
 
 CHAT_RUN = "01a1fc7a-27d4-76d4-be9f-c1e90e8e4453"

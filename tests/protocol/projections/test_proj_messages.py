@@ -26,6 +26,7 @@ from projection_helpers import (
     start,
     text,
 )
+
 from threadwire.protocol import LimitExceeded, RemoteProtocolError
 from threadwire.protocol.projections import (
     MESSAGE_UPDATE_KINDS,

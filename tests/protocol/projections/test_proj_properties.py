@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from projection_helpers import DATA, ev, lifecycle, msg, read, sse_body
+
 from threadwire.protocol import Event, RemoteProtocolError
 from threadwire.protocol.projections import Projector, TranscriptReader, replay
 

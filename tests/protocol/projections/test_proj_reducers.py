@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from projection_helpers import block, ev, lifecycle, msg, start
+
 from threadwire.protocol import LimitExceeded, RemoteProtocolError, RunTracker, ToolCallCause
 from threadwire.protocol.projections import (
     OPEN_STATUSES,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from projection_helpers import summary_of
+
 from threadwire.protocol.projections import render_transcript
 
 CHAT_TOOLS = """\

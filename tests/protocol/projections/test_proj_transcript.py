@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from projection_helpers import ev, finish, lifecycle, msg, numbered, sse_body, start, text
+
 from threadwire.protocol import (
     CommandFailure,
     CommandSuccess,
