@@ -261,17 +261,26 @@ class SSEParser:
                     if m is not None:
                         self._block = block = other  # the stream's line ends
                 crlf = block is _BLOCK_CRLF
-                while m is not None:
-                    event, data, last_id = m.groups()
-                    if (b"\n" in data) if crlf else (not cr_free and b"\r" in data):
-                        break  # a lone line end inside: the line-by-line path decides
-                    if not checked:
-                        self._check_block(m, 2 if crlf else 1)
-                    if last_id is not None:
-                        self._last_id = last_id
-                    out.append((event, data, self._last_id))
-                    pos = m.end()
-                    m = block.match(text, pos, end)
+                last_id = self._last_id
+                append = out.append
+                match = block.match
+                try:
+                    while m is not None:
+                        raw = m.groups()  # (event, data, id): a RawMessage when the id is there
+                        data = raw[1]
+                        if (b"\n" in data) if crlf else (not cr_free and b"\r" in data):
+                            break  # a lone line end inside: the line-by-line path decides
+                        if not checked:
+                            self._check_block(m, 2 if crlf else 1)
+                        if raw[2] is None:
+                            raw = (raw[0], data, last_id)
+                        else:
+                            last_id = raw[2]
+                        append(raw)
+                        pos = m.end()
+                        m = match(text, pos, end)
+                finally:
+                    self._last_id = last_id
                 if pos >= end:
                     return
             eol = _LINE_END.search(text, pos, end)
