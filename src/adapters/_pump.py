@@ -87,10 +87,13 @@ class EventPump:
         self.parked = False
         """True while no stream is open because the server ended it after a run."""
         self._progressed = False
+        self._receive_scope: anyio.CancelScope | None = None
 
     def request_reopen(self) -> None:
         """Ask the loop to reopen the stream with the session's current request."""
         self._reopen.set()
+        if self._receive_scope is not None:
+            self._receive_scope.cancel()  # only the read is cancelled, never a dispatch
 
     def wake(self) -> None:
         """Reopen the stream if the server ended it after a run (a new run is coming)."""
@@ -209,21 +212,29 @@ class EventPump:
         if session.needs_reopen():
             return None, None  # a subscription came while this stream was being opened
         while True:
-            timeout = self._watchdog.remaining(anyio.current_time(), conn.last_activity)
+            if reopen.is_set():
+                return None, None
+            now = anyio.current_time()
+            deadline = now + max(self._watchdog.remaining(now, conn.last_activity), 0)
             items: list[Any] | None = None
+            # One cancel scope per read: its deadline is the idle watchdog, and
+            # request_reopen cancels it (a dispatch in progress is never cut).
             try:
-                with anyio.move_on_after(max(timeout, 0)) as idle_scope:
-                    items = await _first(conn.receive(), reopen)
+                with anyio.CancelScope(deadline=deadline) as scope:
+                    self._receive_scope = scope
+                    items = await conn.receive()
             except (TransportError, OSError, StreamTruncated) as exc:
                 return Failure.network(str(exc)), exc
             except ReplayMismatch as exc:
                 return Failure.network(str(exc)), exc
-            if idle_scope.cancelled_caught:
+            finally:
+                self._receive_scope = None
+            if scope.cancelled_caught:
+                if reopen.is_set():
+                    return None, None
                 return Failure.idle(self._watchdog.timeout), StreamIdle(
                     f"no data for {self._watchdog.timeout} s"
                 )
-            if items is _REOPEN:
-                return None, None
             if items is None:
                 if isinstance(conn, WSConnection) and conn.closed is not None:
                     return Failure.ws_close(conn.closed.code, conn.closed.reason), NetworkError(
@@ -269,36 +280,3 @@ class EventPump:
         )
         outgoing = self._session.send(command)
         await conn.send_command(outgoing)
-
-
-class _Reopen:
-    pass
-
-
-_REOPEN: Any = _Reopen()
-
-
-async def _first(receive: Awaitable[list[Any] | None], reopen: anyio.Event) -> Any:
-    """Await ``receive`` unless ``reopen`` is set first (then return _REOPEN)."""
-    if reopen.is_set():
-        close = getattr(receive, "close", None)
-        if close is not None:
-            close()
-        return _REOPEN
-    result: Any = _REOPEN
-    error: Exception | None = None
-    async with anyio.create_task_group() as tg:
-
-        async def wait_reopen() -> None:
-            await reopen.wait()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(wait_reopen)
-        try:
-            result = await receive
-        except Exception as exc:
-            error = exc  # keep it out of an ExceptionGroup: the caller classifies it
-        tg.cancel_scope.cancel()
-    if error is not None:
-        raise error
-    return result

@@ -161,15 +161,13 @@ class ClientSession:
         self._replaying: list[Subscription] = []
         self.stream_filter: StreamFilter | None = None
         """The filter of the stream that is open (or was last opened)."""
-        # The window: seq -> (event_id, channel) for the last N events, in a ring.
-        # The window: (event id, channel) of the last N seq numbers, slot seq % N.
-        # Parallel lists rather than a dict: remembering an event is three stores.
-        size = limits.dedup_window
-        self._size = size
-        self._w_seq: list[int] = [0] * size
-        self._w_id: list[str | None] = [None] * size
-        self._w_channel: list[str] = [""] * size
+        # The window: (event id, channel) of the last N seq numbers, slot seq % capacity.
+        # Parallel lists rather than a dict: remembering an event is three stores. The
+        # lists start small and grow (up to N) as the stream gets longer, so a thousand
+        # short streams do not each hold N slots.
+        self._size = limits.dedup_window
         self._first_seq = 0  # the first seq remembered since the window was last cleared
+        self._clear_window()
         self._forgot = False  # the window was cleared while it held events
         self._ids: dict[str, None] = {}  # event ids of events that had no seq
         self._anchor: tuple[int, tuple[str | None, str] | None] | None = None
@@ -403,12 +401,15 @@ class ClientSession:
             if self._catching_up:
                 self._all_live()
             channel = event[1]
-            slot = seq % self._size
+            if not self._first_seq:
+                self._first_seq = seq
+                self._grow_at = seq + self._cap
+            elif seq >= self._grow_at:
+                self._grow()
+            slot = seq % self._cap
             self._w_seq[slot] = seq
             self._w_id[slot] = event[5]
             self._w_channel[slot] = channel
-            if not self._first_seq:
-                self._first_seq = seq
             if event[0] in _TRACKED:
                 self.runs.observe(event)
             namespace = event[2]
@@ -423,7 +424,7 @@ class ClientSession:
 
     def _seen(self, seq: int) -> tuple[str | None, str] | None:
         """The (event id, channel) remembered for ``seq``, if the window still has it."""
-        slot = seq % self._size
+        slot = seq % self._cap
         if self._w_seq[slot] == seq:
             return self._w_id[slot], self._w_channel[slot]
         return None
@@ -434,6 +435,34 @@ class ClientSession:
         return self._forgot or (
             self._first_seq > 0 and self.last_seq - self._first_seq >= self._size
         )
+
+    def _clear_window(self) -> None:
+        cap = min(self._size, 64)
+        self._cap = cap
+        self._w_seq: list[int] = [0] * cap
+        self._w_id: list[str | None] = [None] * cap
+        self._w_channel: list[str] = [""] * cap
+        self._first_seq = 0
+        self._grow_at = 0
+
+    def _grow(self) -> None:
+        """Give the window more room: the stream got longer than its capacity."""
+        old = list(zip(self._w_seq, self._w_id, self._w_channel, strict=True))
+        cap = min(self._size, self._cap * 4)
+        self._cap = cap
+        self._w_seq = [0] * cap
+        self._w_id = [None] * cap
+        self._w_channel = [""] * cap
+        # The stored seqs lie within one old capacity of the first: distinct modulo
+        # any larger capacity too, so nothing collides on the way over.
+        for seq, event_id, channel in old:
+            if seq:
+                slot = seq % cap
+                self._w_seq[slot] = seq
+                self._w_id[slot] = event_id
+                self._w_channel[slot] = channel
+        # At full size the modulo index keeps exactly the last N seq numbers.
+        self._grow_at = self._first_seq + cap if cap < self._size else 1 << 62
 
     def _window_items(self) -> list[tuple[int, tuple[str | None, str]]]:
         return [
@@ -559,10 +588,7 @@ class ClientSession:
         # evicted, so a later realignment fails loudly rather than repeat them.
         self._forgot = True
         self._all_live()
-        self._w_seq = [0] * self._size
-        self._w_id = [None] * self._size
-        self._w_channel = [""] * self._size
-        self._first_seq = 0
+        self._clear_window()
         self.last_seq = seq
         self._clear_routes()
 
@@ -579,7 +605,7 @@ class ClientSession:
         append = out.append
         if not self._first_seq:
             return [self.receive_event(i) if type(i) is Event else None for i in items]
-        size = self._size
+        cap, grow_at = self._cap, self._grow_at
         w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
         routes, root_routes = self._routes, self._root_routes
         observe = self.runs.observe
@@ -594,7 +620,11 @@ class ClientSession:
             if inline and seq is not None and seq > last:
                 last = seq
                 channel = event[1]
-                slot = seq % size
+                if seq >= grow_at:
+                    self._grow()
+                    cap, grow_at = self._cap, self._grow_at
+                    w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
+                slot = seq % cap
                 w_seq[slot] = seq
                 w_id[slot] = event[5]
                 w_channel[slot] = channel
@@ -615,6 +645,7 @@ class ClientSession:
             # The slow path may have changed anything: read the state again.
             last = self.last_seq
             inline = self._plain and not self._catching_up
+            cap, grow_at = self._cap, self._grow_at
             w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
         self.last_seq = last
         return out

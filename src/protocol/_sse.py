@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from enum import Enum
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 from ._errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ._limits import DEFAULT_LIMITS, Limits
@@ -266,7 +266,8 @@ class SSEParser:
                 match = block.match
                 try:
                     while m is not None:
-                        raw = m.groups()  # (event, data, id): a RawMessage when the id is there
+                        # (event, data, id): already a RawMessage when the id is there
+                        raw = cast(RawMessage, m.groups())
                         data = raw[1]
                         if (b"\n" in data) if crlf else (not cr_free and b"\r" in data):
                             break  # a lone line end inside: the line-by-line path decides

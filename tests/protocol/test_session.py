@@ -459,6 +459,25 @@ def test_receive_events_matches_one_by_one() -> None:
     assert again.last_seq == session.last_seq == 4
 
 
+@pytest.mark.parametrize("window", [10, 100, 10_000])
+def test_window_grows_with_the_stream_and_stays_bounded(window: int) -> None:
+    """The window starts small, grows as the stream gets longer, never past its size,
+    and still spots a replayed seq that carries another event."""
+    one, _ = opened(F(["values"]), limits=Limits(dedup_window=window))
+    many, _ = opened(F(["values"]), limits=Limits(dedup_window=window))
+    events = values(*range(1, 1001))
+    for event in events:
+        one.receive_event(event)
+    many.receive_event(events[0])
+    many.receive_events(events[1:])
+    for session in (one, many):
+        assert session._cap <= window  # private, checked on purpose
+        assert len(session._window_items()) == min(window, 1000)
+        assert session._seen(1000) == (events[-1].event_id, "values")
+        with pytest.raises(ReplayMismatch):
+            session.receive_event(ev("values", seq=1000, event_id="another"))
+
+
 @given(st.lists(st.integers(min_value=1, max_value=30), max_size=40), st.integers(0, 5))
 def test_receive_events_property(seqs: list[int], split: int) -> None:
     """Any batching gives the same targets and state as one call per event."""
