@@ -49,6 +49,9 @@ class Feed(Generic[T]):
         self._overflow = overflow
         self._readable = anyio.Event()
         self._writable = anyio.Event()
+        # Waking costs a backend call per item: only wake a side that is waiting.
+        self._reader_waits = False
+        self._writer_waits = False
         self._done = False
         self._error: BaseException | None = None
         self._consumer_gone = False
@@ -73,18 +76,24 @@ class Feed(Generic[T]):
                 )
                 return
             self._writable = anyio.Event()
-            await self._writable.wait()
+            self._writer_waits = True
+            try:
+                await self._writable.wait()
+            finally:
+                self._writer_waits = False
             if self._done or self._consumer_gone:
                 return
         self._items.append(item)
-        self._readable.set()
+        if self._reader_waits:
+            self._readable.set()
 
     def put_nowait(self, item: T) -> None:
         """Queue ``item`` without waiting (for a consumer that takes everything)."""
         if self._done or self._consumer_gone:
             return
         self._items.append(item)
-        self._readable.set()
+        if self._reader_waits:
+            self._readable.set()
 
     def finish(self, error: BaseException | None = None) -> None:
         """End the feed after what is queued; ``error`` is raised to the consumer then."""
@@ -104,9 +113,14 @@ class Feed(Generic[T]):
                     raise error
                 raise StopAsyncIteration
             self._readable = anyio.Event()
-            await self._readable.wait()
+            self._reader_waits = True
+            try:
+                await self._readable.wait()
+            finally:
+                self._reader_waits = False
         item = self._items.popleft()
-        self._writable.set()
+        if self._writer_waits:
+            self._writable.set()
         return item
 
     def __aiter__(self) -> AsyncIterator[T]:

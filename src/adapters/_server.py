@@ -341,9 +341,22 @@ class ReferenceServer:
             return True
         try:
             await conn.write(conn.http.start_stream())
-            await self._pump_out(
-                conn, session, lambda frames: conn.http.stream_data(b"".join(frames))
-            )
+            async with anyio.create_task_group() as tg:
+
+                async def watch_for_hangup() -> None:
+                    # The client sends nothing more on a stream: any read returning
+                    # means it hung up, and the stream (and its slot) can go now
+                    # rather than at the next write.
+                    with contextlib.suppress(NetworkError):
+                        while await read_chunk(conn.stream):
+                            pass
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watch_for_hangup)
+                await self._pump_out(
+                    conn, session, lambda frames: conn.http.stream_data(b"".join(frames))
+                )
+                tg.cancel_scope.cancel()
         finally:
             session.close()
         # A stream ends only when the subscriber was cut off: end it without the

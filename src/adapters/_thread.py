@@ -212,6 +212,7 @@ class RunAPI:
             waiter.failed = exc
             raise
         waiter.run_id = result.run_id
+        thread._start_pump()
         return result
 
     async def respond(
@@ -240,6 +241,7 @@ class RunAPI:
         except BaseException as exc:
             waiter.failed = exc
             raise
+        thread._start_pump()
 
     async def respond_batch(
         self,
@@ -261,6 +263,7 @@ class RunAPI:
         except BaseException as exc:
             waiter.failed = exc
             raise
+        thread._start_pump()
 
 
 class AgentAPI:
@@ -343,6 +346,7 @@ class ThreadStream:
         self._latest_run: _RunWaiter | None = None
         self._run_changed = Signal()
         self._progress = anyio.Event()
+        self._progress_waiters = 0
 
     # -- lifetime ----------------------------------------------------------
 
@@ -506,11 +510,19 @@ class ThreadStream:
         waiter = _RunWaiter(self.session.last_seq)
         self._latest_run = waiter
         self._run_changed.set()
+        self._pump.wake()
+        return waiter
+
+    def _start_pump(self) -> None:
+        """Start the pump now that the thread exists, without waiting for it.
+
+        Called once the run's command succeeded, before control returns to the
+        caller: the subscriptions the caller opens next are then in the first
+        stream's request, and the stream is opened once, not twice.
+        """
         if self._tg is not None and not self._pump_started and not self._closed:
             self._pump_started = True
             self._tg.start_soon(self._pump.run)
-        self._pump.wake()
-        return waiter
 
     def _on_root_lifecycle(self, event: Event) -> None:
         data = event.data if type(event.data) is dict else {}
@@ -598,7 +610,11 @@ class ThreadStream:
         await self._ensure_pump()
         while not self.session.caught_up(seq):
             self._progress = anyio.Event()
-            await self._progress.wait()
+            self._progress_waiters += 1
+            try:
+                await self._progress.wait()
+            finally:
+                self._progress_waiters -= 1
 
     # -- dispatch --------------------------------------------------------------
 
@@ -617,7 +633,8 @@ class ThreadStream:
             if sink is not None and sink is not last:
                 last = sink  # a sink's two subscriptions both match a root lifecycle event
                 await sink.put(event)
-        self._progress.set()
+        if self._progress_waiters:
+            self._progress.set()
 
     def _observe_tree(self, event: Event) -> None:
         data = event.data if type(event.data) is dict else {}
