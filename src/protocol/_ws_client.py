@@ -49,6 +49,7 @@ from ._http import Endpoint, build_headers, thread_path
 from ._limits import DEFAULT_LIMITS, Limits
 from ._reconnect import classify_ws_close
 from ._sse import NEED_DATA, Sentinel
+from ._ws_common import close_frame, text_frame
 
 __all__ = ["Opened", "Closed", "WebSocketClient", "WSItem"]
 
@@ -115,19 +116,11 @@ class WebSocketClient:
         """The frame bytes carrying one message (an encoded command)."""
         if self._closed is not None:
             raise LocalProtocolError(f"the WebSocket is closed ({self._closed.code})")
-        if isinstance(text, bytes):
-            text = text.decode()
-        try:
-            return self._ws.send(TextMessage(data=text))
-        except WSLocalError as exc:
-            raise LocalProtocolError(f"cannot send on the WebSocket now: {exc}") from None
+        return text_frame(self._ws, text)
 
     def close(self, code: int = 1000, reason: str = "") -> bytes:
         """Bytes of our close frame (empty if closing is already under way)."""
-        try:
-            return self._ws.send(CloseConnection(code=code, reason=reason))
-        except WSLocalError:
-            return b""
+        return close_frame(self._ws, code, reason)
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""

@@ -32,6 +32,7 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteError
 
 from ._errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ._limits import DEFAULT_LIMITS, Limits
+from ._ws_common import close_frame, text_frame
 
 __all__ = ["WebSocketServer"]
 
@@ -128,18 +129,10 @@ class WebSocketServer:
         return messages
 
     def send_text(self, text: str | bytes) -> bytes:
-        if isinstance(text, bytes):
-            text = text.decode()
-        try:
-            return self._ws.send(TextMessage(data=text))
-        except WSLocalError as exc:
-            raise LocalProtocolError(f"cannot send on the WebSocket now: {exc}") from None
+        return text_frame(self._ws, text)
 
     def close(self, code: int = 1000, reason: str = "") -> bytes:
-        try:
-            return self._ws.send(CloseConnection(code=code, reason=reason))
-        except WSLocalError:
-            return b""
+        return close_frame(self._ws, code, reason)
 
     def data_to_send(self) -> bytes:
         out = bytes(self._out)
