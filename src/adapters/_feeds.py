@@ -87,6 +87,15 @@ class Feed(Generic[T]):
         if self._reader_waits:
             self._readable.set()
 
+    def offer(self, item: T) -> bool:
+        """Queue ``item`` if there is room, without awaiting; False: use :meth:`put`."""
+        if len(self._items) >= self._max or self._done or self._consumer_gone:
+            return False
+        self._items.append(item)
+        if self._reader_waits:
+            self._readable.set()
+        return True
+
     def put_nowait(self, item: T) -> None:
         """Queue ``item`` without waiting (for a consumer that takes everything)."""
         if self._done or self._consumer_gone:

@@ -114,12 +114,16 @@ class Sink:
 
     async def put(self, event: Event) -> None:
         terminal = None
-        if self.scope is not None:
-            inside, terminal = self.scope.admit(event)
+        scope = self.scope
+        # Inside the run, only a root lifecycle event can change anything.
+        if scope is not None and not (scope.inside and event[0] != "lifecycle"):
+            inside, terminal = scope.admit(event)
             if not inside:
                 return
+        feed = self.feed
         for item in self.apply(event):
-            await self.feed.put(item)
+            if not feed.offer(item):
+                await feed.put(item)
         if terminal is not None:
             error = event.data.get("error") if type(event.data) is dict else None
             run = self.thread.session.runs.current
