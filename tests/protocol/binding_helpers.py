@@ -826,3 +826,14 @@ def run(
         after()
     producer.finish(timestamp=clock())
     after()
+
+
+def check(outcome: Any, items: list[str], error: tuple[type[BaseException], str] | None) -> None:
+    """A table case's outcome: these item kinds, then this error (type and text) or none."""
+    assert outcome.kinds == items
+    if error is None:
+        assert outcome.error is None, outcome.error
+    else:
+        cls, text = error
+        assert isinstance(outcome.error, cls), outcome.error
+        assert text in str(outcome.error)

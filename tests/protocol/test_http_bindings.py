@@ -26,6 +26,7 @@ from binding_helpers import (
     THREAD,
     Splitter,
     bytewise,
+    check,
     chunked,
     feed_commands,
     feed_exchange,
@@ -574,16 +575,6 @@ EXCHANGE_CASES: list[Case] = [
         _L,
     ),
 ]
-
-
-def check(outcome: Any, items: list[str], error: tuple[type[BaseException], str] | None) -> None:
-    assert outcome.kinds == items
-    if error is None:
-        assert outcome.error is None, outcome.error
-    else:
-        cls, text = error
-        assert isinstance(outcome.error, cls), outcome.error
-        assert text in str(outcome.error)
 
 
 @pytest.mark.parametrize(

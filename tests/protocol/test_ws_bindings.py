@@ -14,8 +14,6 @@ close with the right code, never another exception.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import pytest
 from binding_helpers import (
@@ -30,6 +28,7 @@ from binding_helpers import (
     THREAD,
     WS,
     Splitter,
+    check,
     client_frame,
     close_payload,
     feed_ws_client,
@@ -326,16 +325,6 @@ CLIENT_CASES: list[Case] = [
         Limits(max_message_size=32),
     ),
 ]
-
-
-def check(outcome: Any, items: list[str], error: tuple[type[BaseException], str] | None) -> None:
-    assert outcome.kinds == items
-    if error is None:
-        assert outcome.error is None, outcome.error
-    else:
-        cls, text = error
-        assert isinstance(outcome.error, cls), outcome.error
-        assert text in str(outcome.error)
 
 
 @pytest.mark.parametrize(
