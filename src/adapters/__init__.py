@@ -20,7 +20,8 @@ from ._errors import (
 )
 from ._feeds import Feed
 from ._http_commands import PoolExhausted
-from ._thread import AgentAPI, RunAPI, ThreadStream
+from ._run_api import AgentAPI, RunAPI
+from ._thread import ThreadStream
 
 __all__ = [
     "connect",

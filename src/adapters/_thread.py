@@ -19,14 +19,12 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import anyio
 
 from threadwire.protocol import (
     ALL_CHANNELS,
-    UNSET,
-    AgentGetTree,
     AgentTreeNode,
     Backoff,
     ClientSession,
@@ -38,8 +36,6 @@ from threadwire.protocol import (
     Interrupt,
     Limits,
     LocalProtocolError,
-    RunStart,
-    RunStartResult,
     StreamFilter,
     StreamRequest,
     Subscription,
@@ -51,6 +47,7 @@ from threadwire.protocol._limits import DEFAULT_LIMITS
 from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
 from ._handles import Signal
 from ._pump import EventPump
+from ._run_api import AgentAPI, Ended, RunAPI, RunWaiter
 from ._streams import SSEConnection, WSConnection
 from ._views import (
     ExtensionsView,
@@ -64,7 +61,7 @@ from ._views import (
     interleave,
 )
 
-__all__ = ["ThreadStream", "RunAPI", "AgentAPI", "TRANSPORTS"]
+__all__ = ["ThreadStream", "TRANSPORTS"]
 
 TRANSPORTS = ("sse", "websocket")
 
@@ -73,37 +70,6 @@ _TERMINAL = frozenset({"completed", "failed", "interrupted"})
 _RUN_FILTER = StreamFilter(channels={"lifecycle", "input"})
 _ROOT_VALUES = StreamFilter(channels={"values"}, namespaces=[()], depth=0)
 _ROOT_LIFECYCLE = StreamFilter(channels={"lifecycle"}, namespaces=[()], depth=0)
-
-
-class _Ended(NamedTuple):
-    """A root run that reached its terminal status, as the stream showed it."""
-
-    run_id: str | None
-    started_seq: int | None
-    seq: int | None
-    status: str
-    error: str | None
-    values: Any
-    interrupts: list[Interrupt]
-
-
-class _RunWaiter:
-    """A run this stream asked for: the next run to start after ``after_seq``.
-
-    Registered before the command is sent, so a run that ends before its reply
-    comes back is still found; ``run_id`` narrows the match once known.
-    """
-
-    def __init__(self, after_seq: int) -> None:
-        self.after_seq = after_seq
-        self.run_id: str | None = None
-        self.failed: BaseException | None = None
-
-    def matches(self, ended: _Ended) -> bool:
-        if self.run_id is not None and ended.run_id is not None:
-            return self.run_id == ended.run_id
-        start = ended.started_seq if ended.started_seq is not None else ended.seq
-        return start is not None and start > self.after_seq
 
 
 class _SinkLoop(AsyncIterator[Any]):
@@ -180,113 +146,6 @@ class _SinkLoop(AsyncIterator[Any]):
         self._finish()
 
 
-class RunAPI:
-    """``thread.run``: start runs and answer interrupts."""
-
-    def __init__(self, thread: ThreadStream) -> None:
-        self._thread = thread
-
-    async def start(
-        self,
-        input: Any = UNSET,
-        *,
-        config: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        multitask_strategy: str | None = None,
-        langsmith_tracer: Mapping[str, Any] | None = None,
-    ) -> RunStartResult:
-        """Send ``run.start``; returns the run id. ``thread.output`` then waits for this run."""
-        command = RunStart(
-            assistant_id=self._thread.assistant_id,
-            input=input,
-            config=config,
-            metadata=metadata,
-            multitask_strategy=multitask_strategy,
-            langsmith_tracer=langsmith_tracer,
-        )
-        thread = self._thread
-        waiter = thread._expect_run()
-        try:
-            result: RunStartResult = await thread.command(command)
-        except BaseException as exc:
-            waiter.failed = exc
-            raise
-        waiter.run_id = result.run_id
-        thread._start_pump()
-        return result
-
-    async def respond(
-        self,
-        response: Any,
-        *,
-        interrupt_id: str | None = None,
-        update: Mapping[str, Any] | None = None,
-        goto: Any = None,
-        config: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Answer the given, or the only, pending interrupt; the run resumes as a new run."""
-        thread = self._thread
-        command = thread.session.respond(
-            response,
-            interrupt_id=interrupt_id,
-            update=update,
-            goto=goto,
-            config=config,
-            metadata=metadata,
-        )
-        waiter = thread._expect_run()
-        try:
-            await thread.command(command)
-        except BaseException as exc:
-            waiter.failed = exc
-            raise
-        thread._start_pump()
-
-    async def respond_batch(
-        self,
-        responses: Mapping[str, Any],
-        *,
-        update: Mapping[str, Any] | None = None,
-        goto: Any = None,
-        config: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Answer several pending interrupts at once (``{interrupt_id: response}``)."""
-        thread = self._thread
-        command = thread.session.respond_batch(
-            responses, update=update, goto=goto, config=config, metadata=metadata
-        )
-        waiter = thread._expect_run()
-        try:
-            await thread.command(command)
-        except BaseException as exc:
-            waiter.failed = exc
-            raise
-        thread._start_pump()
-
-
-class AgentAPI:
-    """``thread.agent``: the tree of the agent's namespaces."""
-
-    def __init__(self, thread: ThreadStream) -> None:
-        self._thread = thread
-
-    async def get_tree(self) -> AgentTreeNode:
-        """The namespace tree with statuses.
-
-        Over WebSocket this asks the server (``agent.getTree``); over SSE the
-        real server cannot answer (each HTTP command meets a fresh session), so
-        the tree is built from the lifecycle events the stream has seen.
-        """
-        thread = self._thread
-        if thread.transport == "websocket":
-            await thread._ensure_pump()
-            tree: AgentTreeNode = await thread.command(AgentGetTree())
-            return tree
-        return thread._tree_from_lifecycle()
-
-
 class ThreadStream:
     """See the module docstring. Made by ``client.threads.stream(...)``."""
 
@@ -342,8 +201,8 @@ class ThreadStream:
         self._pump_started = False
         self._closed = False
         self._waiters: dict[int, tuple[anyio.Event, list[Any]]] = {}
-        self._ended: deque[_Ended] = deque(maxlen=256)
-        self._latest_run: _RunWaiter | None = None
+        self._ended: deque[Ended] = deque(maxlen=256)
+        self._latest_run: RunWaiter | None = None
         self._run_changed = Signal()
         self._progress = anyio.Event()
         self._progress_waiters = 0
@@ -505,9 +364,9 @@ class ThreadStream:
 
     # -- runs -----------------------------------------------------------------
 
-    def _expect_run(self) -> _RunWaiter:
+    def _expect_run(self) -> RunWaiter:
         """A run is about to be asked for: ``output`` and new loops follow it."""
-        waiter = _RunWaiter(self.session.last_seq)
+        waiter = RunWaiter(self.session.last_seq)
         self._latest_run = waiter
         self._run_changed.set()
         self._pump.wake()
@@ -533,7 +392,7 @@ class ThreadStream:
         current = runs.current
         error = data.get("error") if status == "failed" else None
         self._ended.append(
-            _Ended(
+            Ended(
                 run_id=current.run_id if current is not None else None,
                 started_seq=current.started_seq if current is not None else None,
                 seq=event.seq,
@@ -545,7 +404,7 @@ class ThreadStream:
         )
         self._run_changed.set()
 
-    def _find_ended(self, waiter: _RunWaiter) -> _Ended | None:
+    def _find_ended(self, waiter: RunWaiter) -> Ended | None:
         for ended in self._ended:
             if waiter.matches(ended):
                 return ended
@@ -588,7 +447,7 @@ class ThreadStream:
             await self._run_changed.wait()
 
     @staticmethod
-    def _finished(ended: _Ended) -> Any:
+    def _finished(ended: Ended) -> Any:
         if ended.status == "failed":
             raise RunFailed(ended.error, run_id=ended.run_id)
         if ended.status == "interrupted":
