@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import gc
 import importlib.util
 import json
@@ -136,9 +137,12 @@ class _Tally:
         self.finish()
 
 
-async def _stream_ours(client: Any, tokens: int, events: int, tally: _Tally) -> None:
-    from threadwire.protocol import ALL_CHANNELS
+async def _stream(client: Any, tokens: int, events: int, tally: _Tally, *, channels: Any) -> None:
+    """One thread stream: start a run, count its events, wait at the barrier.
 
+    The same code drives both clients: they share the ``threads.stream`` /
+    ``run.start`` / ``subscribe`` surface.
+    """
     stage = "open"
     try:
         async with client.threads.stream(assistant_id=ASSISTANT) as thread:
@@ -146,29 +150,7 @@ async def _stream_ours(client: Any, tokens: int, events: int, tally: _Tally) -> 
             await thread.run.start(input=demo_input(tokens))
             stage = "subscribe"
             count = 0
-            async for _ in thread.subscribe(ALL_CHANNELS):
-                count += 1
-            if count == events:
-                tally.completed += 1
-            else:
-                tally.short.append(count)
-            tally.finish()
-            stage = "open at the barrier"
-            await tally.release.wait()
-            stage = "close"
-    except Exception as exc:
-        tally.failed(stage, exc)
-
-
-async def _stream_sdk(client: Any, tokens: int, events: int, tally: _Tally) -> None:
-    stage = "open"
-    try:
-        async with client.threads.stream(assistant_id=ASSISTANT) as thread:
-            stage = "run.start"
-            await thread.run.start(input=demo_input(tokens))
-            stage = "subscribe"
-            count = 0
-            async for _ in thread.subscribe(ALL_CHANNELS_LIST):
+            async for _ in thread.subscribe(channels):
                 count += 1
             if count == events:
                 tally.completed += 1
@@ -187,15 +169,16 @@ async def _worker(
 ) -> dict[str, Any]:
     if side == "ours":
         from threadwire.adapters import connect
+        from threadwire.protocol import ALL_CHANNELS
 
         client_cm: Any = connect(url)
-        one = _stream_ours
+        one = functools.partial(_stream, channels=ALL_CHANNELS)
     else:
         import httpx
         from langgraph_sdk import get_client
         from langgraph_sdk.client import LangGraphClient
 
-        one = _stream_sdk
+        one = functools.partial(_stream, channels=ALL_CHANNELS_LIST)
 
         class _SDK:
             async def __aenter__(self) -> Any:

@@ -837,3 +837,20 @@ def check(outcome: Any, items: list[str], error: tuple[type[BaseException], str]
         cls, text = error
         assert isinstance(outcome.error, cls), outcome.error
         assert text in str(outcome.error)
+
+
+def run_table_case(
+    feed: Callable[..., Any],
+    data: bytes,
+    eof: bool,
+    items: list[str],
+    error: tuple[type[BaseException], str] | None,
+    limits: Limits,
+) -> Any:
+    """Feed a table case whole (checking its items and error) and in every other split
+    (checking each gives the same outcome); return the whole run's outcome."""
+    expected = feed(data, whole, eof=eof, limits=limits)
+    check(expected, items, error)
+    for split in SPLITS[1:]:
+        assert feed(data, split, eof=eof, limits=limits).key() == expected.key(), split.__name__
+    return expected

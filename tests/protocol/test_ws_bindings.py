@@ -28,7 +28,6 @@ from binding_helpers import (
     THREAD,
     WS,
     Splitter,
-    check,
     client_frame,
     close_payload,
     feed_ws_client,
@@ -36,7 +35,7 @@ from binding_helpers import (
     handshake,
     http_response,
     read_frames,
-    whole,
+    run_table_case,
     ws_frame,
 )
 from helpers import event_bytes
@@ -339,10 +338,7 @@ def test_frames_from_the_server(
     error: tuple[type[BaseException], str] | None,
     limits: Limits,
 ) -> None:
-    expected = feed_ws_client(data, whole, eof=eof, limits=limits)
-    check(expected, items, error)
-    for split in SPLITS[1:]:
-        assert feed_ws_client(data, split, eof=eof, limits=limits).key() == expected.key()
+    run_table_case(feed_ws_client, data, eof, items, error, limits)
 
 
 def test_close_codes_and_retry() -> None:
@@ -581,10 +577,7 @@ def test_frames_from_the_client(
     error: tuple[type[BaseException], str] | None,
     limits: Limits,
 ) -> None:
-    expected = feed_ws_server(data, whole, eof=eof, limits=limits)
-    check(expected, items, error)
-    for split in SPLITS[1:]:
-        assert feed_ws_server(data, split, eof=eof, limits=limits).key() == expected.key()
+    run_table_case(feed_ws_server, data, eof, items, error, limits)
 
 
 def test_the_server_after_the_close() -> None:
