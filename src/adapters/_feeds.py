@@ -16,18 +16,29 @@ dropped: it is a flag, not an item in the bounded queue.
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import anyio
 
 from ._errors import QueueOverflow, ThreadClosed
 
-__all__ = ["Feed", "OVERFLOW_POLICIES"]
+__all__ = ["Feed", "OVERFLOW_POLICIES", "EMPTY", "Empty"]
 
 T = TypeVar("T")
 OVERFLOW_POLICIES = ("block", "raise")
+
+
+class Empty(enum.Enum):
+    """The type of :data:`EMPTY`."""
+
+    EMPTY = "EMPTY"
+
+
+EMPTY: Final = Empty.EMPTY
+"""What :meth:`Feed.take` returns when no item is queued."""
 
 
 class Feed(Generic[T]):
@@ -85,6 +96,7 @@ class Feed(Generic[T]):
                 return
         self._items.append(item)
         if self._reader_waits:
+            self._reader_waits = False  # one wake-up is enough: not one per item
             self._readable.set()
 
     def offer(self, item: T) -> bool:
@@ -93,6 +105,7 @@ class Feed(Generic[T]):
             return False
         self._items.append(item)
         if self._reader_waits:
+            self._reader_waits = False  # one wake-up is enough: not one per item
             self._readable.set()
         return True
 
@@ -102,6 +115,7 @@ class Feed(Generic[T]):
             return
         self._items.append(item)
         if self._reader_waits:
+            self._reader_waits = False  # one wake-up is enough: not one per item
             self._readable.set()
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -112,6 +126,20 @@ class Feed(Generic[T]):
         self._error = error
         self._readable.set()
         self._writable.set()
+
+    def take(self) -> T | Empty:
+        """The next queued item without awaiting, or :data:`EMPTY` when none is queued.
+
+        The consumer's fast path: one coroutine fewer per item than :meth:`get`
+        while the feed has items (the end and errors are for :meth:`get`).
+        """
+        if not self._items:
+            return EMPTY
+        item = self._items.popleft()
+        if self._writer_waits:
+            self._writer_waits = False
+            self._writable.set()
+        return item
 
     async def get(self) -> T:
         """The next item; raises StopAsyncIteration at the end (or the feed's error)."""
@@ -129,6 +157,7 @@ class Feed(Generic[T]):
                 self._reader_waits = False
         item = self._items.popleft()
         if self._writer_waits:
+            self._writer_waits = False
             self._writable.set()
         return item
 
@@ -142,6 +171,9 @@ class Feed(Generic[T]):
         # A plain async iterator, not an async generator: leaving the loop early
         # leaves no generator for trio to finalize (and warn about); a consumer
         # that stops early calls close().
+        item = self.take()
+        if item is not EMPTY:
+            return item
         try:
             return await self.get()
         except BaseException:

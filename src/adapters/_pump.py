@@ -50,7 +50,8 @@ from ._streams import SSEConnection, WSConnection
 
 __all__ = ["EventPump"]
 
-Dispatch = Callable[[Event, tuple[Any, ...]], Awaitable[None]]
+Dispatch = Callable[[Event, tuple[Any, ...]], "Awaitable[None] | None"]
+"""Hands an event to its consumers: None when done at once, else an awaitable for the rest."""
 Opener = Callable[[StreamRequest], Awaitable[SSEConnection | WSConnection]]
 
 
@@ -255,7 +256,9 @@ class EventPump:
                     # spend the retry budget, not reset it.
                     self._progressed = True
                     self.events_seen += 1
-                    await self._dispatch(item, targets)
+                    rest = self._dispatch(item, targets)
+                    if rest is not None:
+                        await rest
                 elif kind is CommandSuccess or kind is CommandFailure:
                     self._on_reply(item)
                 elif kind is SSEComment:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -45,6 +45,7 @@ from threadwire.protocol import (
 from threadwire.protocol._limits import DEFAULT_LIMITS
 
 from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
+from ._feeds import EMPTY
 from ._handles import Signal
 from ._pump import EventPump
 from ._run_api import AgentAPI, Ended, RunAPI, RunWaiter
@@ -102,6 +103,11 @@ class _SinkLoop(AsyncIterator[Any]):
         return self
 
     async def __anext__(self) -> Any:
+        sink = self._sink
+        if sink is not None:
+            item = sink.feed.take()  # queued items need no second coroutine
+            if item is not EMPTY:
+                return item
         if self._done:
             raise StopAsyncIteration
         try:
@@ -477,8 +483,14 @@ class ThreadStream:
 
     # -- dispatch --------------------------------------------------------------
 
-    async def _dispatch(self, event: Event, targets: tuple[Subscription, ...]) -> None:
-        last: Sink | None = None
+    def _dispatch(
+        self, event: Event, targets: tuple[Subscription, ...], last: Sink | None = None
+    ) -> Awaitable[None] | None:
+        """Hand ``event`` to its sinks; None when done without awaiting.
+
+        Otherwise (a feed is full, or a run ended) an awaitable, not yet
+        started, that the pump awaits at once: it does the rest, in order.
+        """
         for sub in targets:
             if sub is self._runs_sub:
                 if event.method == "lifecycle":
@@ -491,9 +503,25 @@ class ThreadStream:
             sink = self._sinks.get(sub.id)
             if sink is not None and sink is not last:
                 last = sink  # a sink's two subscriptions both match a root lifecycle event
-                await sink.put(event)
+                rest = sink.offer(event)
+                if rest is not None:
+                    after = targets[targets.index(sub) + 1 :]
+                    return self._dispatch_rest(rest, event, after, last)
         if self._progress_waiters:
             self._progress.set()
+        return None
+
+    async def _dispatch_rest(
+        self,
+        rest: Awaitable[None],
+        event: Event,
+        targets: tuple[Subscription, ...],
+        last: Sink,
+    ) -> None:
+        await rest
+        more = self._dispatch(event, targets, last)
+        if more is not None:
+            await more
 
     def _observe_tree(self, event: Event) -> None:
         data = event.data if type(event.data) is dict else {}

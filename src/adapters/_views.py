@@ -12,7 +12,7 @@ is still open with the run's outcome.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from threadwire.protocol import Event, StreamFilter
@@ -112,18 +112,42 @@ class Sink:
         self.scope = scope
         self.feed: Feed[Any] = Feed(max_queue_size=thread.max_queue_size, overflow=thread.overflow)
 
-    async def put(self, event: Event) -> None:
+    def offer(self, event: Event) -> Awaitable[None] | None:
+        """Apply ``event`` and queue its items while the feed has room, without awaiting.
+
+        Returns None when that was all, or an awaitable (not yet started) that
+        does the rest in order: the items the feed had no room for, then the
+        end of the run. The caller awaits it before anything else.
+        """
         terminal = None
         scope = self.scope
         # Inside the run, only a root lifecycle event can change anything.
         if scope is not None and not (scope.inside and event[0] != "lifecycle"):
             inside, terminal = scope.admit(event)
             if not inside:
-                return
+                return None
         feed = self.feed
+        waiting: list[Any] | None = None
         for item in self.apply(event):
-            if not feed.offer(item):
-                await feed.put(item)
+            if waiting is None:
+                if feed.offer(item):
+                    continue
+                waiting = []
+            waiting.append(item)
+        if waiting is None and terminal is None:
+            return None
+        return self._put_rest(event, waiting or [], terminal)
+
+    async def put(self, event: Event) -> None:
+        """Apply ``event`` and queue its items, waiting for room when the feed is full."""
+        rest = self.offer(event)
+        if rest is not None:
+            await rest
+
+    async def _put_rest(self, event: Event, waiting: list[Any], terminal: str | None) -> None:
+        feed = self.feed
+        for item in waiting:
+            await feed.put(item)
         if terminal is not None:
             error = event.data.get("error") if type(event.data) is dict else None
             run = self.thread.session.runs.current
@@ -133,8 +157,8 @@ class Sink:
                 run_id=run.run_id if run else None,
             )
             for item in self.end_of_run(outcome):
-                await self.feed.put(item)
-            self.feed.finish()
+                await feed.put(item)
+            feed.finish()
 
     def apply(self, event: Event) -> Iterable[Any]:
         return (event,)
@@ -155,6 +179,15 @@ class Sink:
 
 class RawSink(Sink):
     """Raw events, unchanged."""
+
+    def offer(self, event: Event) -> Awaitable[None] | None:
+        # The usual case in one step: inside the run, not a lifecycle event, room.
+        scope = self.scope
+        if (scope is None or (scope.inside and event[0] != "lifecycle")) and self.feed.offer(
+            event
+        ):
+            return None
+        return super().offer(event)
 
 
 class _ValuesSink(Sink):
