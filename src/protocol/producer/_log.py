@@ -29,11 +29,10 @@ from typing import Any, Protocol
 import attrs
 import orjson
 
-from .._codec import event_to_json
+from .._codec import decode_event_object, encode_event
 from .._errors import LocalProtocolError
 from .._events import Event, channel_of
 from .._filters import StreamFilter
-from .._sse import serialize_message
 from ._parts import Part, coerce_part, wire_shape
 
 __all__ = ["LogEntry", "Gap", "Sink", "EventLog", "DEFAULT_BUFFER_SIZE"]
@@ -43,32 +42,53 @@ DEFAULT_BUFFER_SIZE = 10_000
 
 
 class LogEntry:
-    """One stored event and its encodings (shared by every subscriber)."""
+    """One stored event, as encoded bytes (shared by every subscriber it goes to).
 
-    __slots__ = ("_sse", "event", "json", "key")
+    An entry keeps no decoded :class:`Event`: :attr:`event` decodes the JSON
+    again when asked.
+    """
 
-    def __init__(self, event: Event, json: bytes) -> None:
-        self.event = event
+    __slots__ = ("_sse", "json", "key", "method", "seq")
+
+    def __init__(
+        self, seq: int, method: str, key: tuple[str, tuple[str, ...]], json: bytes
+    ) -> None:
+        self.seq = seq
+        self.method = method
+        self.key = key
+        """``(channel, namespace)``: all a subscription filter looks at."""
         self.json = json
         """The compact JSON envelope: a WebSocket text frame, or an SSE ``data:``."""
-        self.key: tuple[str, tuple[str, ...]] = (event.channel, event.namespace)
-        """``(channel, namespace)``: all a subscription filter looks at."""
         self._sse: bytes | None = None
 
     @property
-    def seq(self) -> int:
-        seq = self.event.seq
-        assert seq is not None
-        return seq
+    def event(self) -> Event:
+        """The event, decoded from :attr:`json` (as a subscriber would decode it)."""
+        return decode_event_object(orjson.loads(self.json))
 
     @property
     def sse(self) -> bytes:
         """The SSE block: ``event: <method>``, ``data: <json>``, ``id: <seq>``, CRLF."""
         if self._sse is None:
-            self._sse = serialize_message(
-                self.json.decode(), event=self.event.method, id=self.event.seq
+            # orjson escapes every control character, so the JSON is one data line.
+            self._sse = b"".join(
+                (
+                    b"event: ",
+                    _encoded_method(self.method),
+                    b"\r\ndata: ",
+                    self.json,
+                    b"\r\nid: ",
+                    b"%d" % self.seq,
+                    b"\r\n\r\n",
+                )
             )
         return self._sse
+
+
+def _encoded_method(method: str) -> bytes:
+    if "\r" in method or "\n" in method:
+        raise LocalProtocolError(f"SSE event must not contain CR or LF: {method!r}")
+    return method.encode()
 
 
 @attrs.frozen(kw_only=True)
@@ -119,7 +139,8 @@ class EventLog:
             raise LocalProtocolError(f"buffer_size must be a positive int, got {buffer_size!r}")
         self.thread_id = thread_id
         self.buffer_size = buffer_size
-        self._ring: list[LogEntry] = []  # seq s lives at (s - 1) % buffer_size
+        # seq s lives at (s - 1) % buffer_size, as (seq, method, key, json)
+        self._ring: list[tuple[int, str, tuple[str, tuple[str, ...]], bytes]] = []
         self._high = 0
         self._sinks: dict[Sink, None] = {}
         self._run_id_ok: str | None = None  # the last run id that passed the check
@@ -196,15 +217,21 @@ class EventLog:
             method, channel_of(method, data), namespace, data, seq, event_id, timestamp, node
         )
         try:
-            encoded = orjson.dumps(event_to_json(event))
+            encoded = encode_event(event)  # kept: in an allocation of its own size
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             raise LocalProtocolError(f"{method} data is not JSON-serializable: {exc}") from None
-        entry = LogEntry(event, encoded)
+        key = (event.channel, namespace)
+        entry = LogEntry(seq, method, key, encoded)
+        # The ring holds plain tuples of strings, bytes and ints: the garbage
+        # collector stops tracking such a tuple once it has seen it, so the
+        # thousands of events held per thread cost no full collection anything
+        # (with a thousand busy threads, walking them was most of the server's CPU).
+        stored = (seq, method, key, encoded)
         ring = self._ring
         if len(ring) < self.buffer_size:
-            ring.append(entry)
+            ring.append(stored)
         else:
-            ring[(seq - 1) % self.buffer_size] = entry
+            ring[(seq - 1) % self.buffer_size] = stored
         self._high = seq
         for sink in self._sink_list:
             sink.deliver(entry)
@@ -237,9 +264,9 @@ class EventLog:
         size = self.buffer_size
         picked = (ring[(seq - 1) % size] for seq in range(start, self._high + 1))
         if stream_filter is None:
-            return list(picked)
+            return [LogEntry(*stored) for stored in picked]
         matches = stream_filter.matches
-        return [entry for entry in picked if matches(*entry.key)]
+        return [LogEntry(*stored) for stored in picked if matches(*stored[2])]
 
     def replay(
         self, since: int | None = None, stream_filter: StreamFilter | None = None
