@@ -17,9 +17,43 @@ from threadwire.protocol._http import Endpoint
 
 from ._errors import ConnectError, ConnectTimeout, NetworkError
 
-__all__ = ["open_stream", "map_network_errors", "default_ssl_context", "read_chunk"]
+__all__ = ["open_stream", "map_network_errors", "default_ssl_context", "read_chunk", "ReadSize"]
 
 READ_SIZE = 64 * 1024
+"""The most one read asks for."""
+SMALL_READ_SIZE = 16 * 1024
+"""What a :class:`ReadSize` asks for while reads come back short."""
+
+
+class ReadSize:
+    """How much the next read of a long-lived stream asks for.
+
+    Every read's bytes become decoded events that wait in memory until their
+    consumer runs; with a thousand open streams, the scheduler can run every
+    stream's read before any consumer, so the size of one read, times the
+    number of streams, is the resident peak (measured on
+    bench/many_threads.py: 117-120 KB per stream reading 64 KB, 97-107 KB
+    reading 16 KB). So a stream reads 16 KB at a time, and 64 KB only once
+    four reads in a row came back full: a sustained backlog (a replay, a
+    catch-up; bench/end_to_end.py), where the larger read saves work per
+    event. One short read ends the backlog.
+    """
+
+    __slots__ = ("_full_reads", "size")
+
+    def __init__(self) -> None:
+        self.size = SMALL_READ_SIZE
+        self._full_reads = 0
+
+    def update(self, received: int) -> None:
+        """Record that the last read brought ``received`` bytes."""
+        if received < self.size:
+            self._full_reads = 0
+            self.size = SMALL_READ_SIZE
+            return
+        self._full_reads += 1
+        if self._full_reads >= 4:
+            self.size = READ_SIZE
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -67,13 +101,17 @@ async def open_stream(
         raise ConnectError(f"cannot connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
 
 
-async def read_chunk(stream: ByteStream) -> bytes:
-    """Read up to 64 KB; ``b""`` at the end of the stream (the core's EOF convention)."""
+async def read_chunk(stream: ByteStream, size: ReadSize | None = None) -> bytes:
+    """Read up to 64 KB (or what ``size`` says, updating it); ``b""`` at the end of the stream."""
     with map_network_errors():
         try:
-            return await stream.receive(READ_SIZE)
+            if size is None:
+                return await stream.receive(READ_SIZE)
+            data = await stream.receive(size.size)
         except anyio.EndOfStream:
             return b""
+    size.update(len(data))
+    return data
 
 
 async def send_all(stream: ByteStream, data: bytes) -> None:

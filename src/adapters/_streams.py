@@ -26,7 +26,7 @@ from threadwire.protocol._limits import DEFAULT_LIMITS
 from threadwire.protocol._ws_client import Closed, Opened, WebSocketClient
 
 from ._errors import NetworkError
-from ._net import aclose_quietly, open_stream, read_chunk, send_all
+from ._net import ReadSize, aclose_quietly, open_stream, read_chunk, send_all
 
 __all__ = ["SSEConnection", "WSConnection", "EventConnection"]
 
@@ -43,6 +43,7 @@ class SSEConnection:
         self._exchange = exchange
         self.last_activity = anyio.current_time()
         self._done = False
+        self._read_size = ReadSize()
 
     @classmethod
     async def open(
@@ -101,7 +102,7 @@ class SSEConnection:
         if self._exchange.ended or self._done:
             self._done = True
             return None
-        data = await read_chunk(self._stream)
+        data = await read_chunk(self._stream, self._read_size)
         self.last_activity = anyio.current_time()
         self._exchange.receive_data(data)
         if not data:
@@ -125,6 +126,7 @@ class WSConnection:
         self._write_lock = anyio.Lock()
         self.last_activity = anyio.current_time()
         self.closed: Closed | None = None
+        self._read_size = ReadSize()
         self._pending: list[Any] = []
 
     @classmethod
@@ -198,7 +200,7 @@ class WSConnection:
                 return items
             if self.closed is not None:
                 return None
-            data = await read_chunk(self._stream)
+            data = await read_chunk(self._stream, self._read_size)
             self.last_activity = anyio.current_time()
             self._client.receive_data(data)
             reply = self._client.data_to_send()

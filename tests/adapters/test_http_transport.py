@@ -53,6 +53,7 @@ from support.proxy import running_proxy
 
 from threadwire.adapters import PoolExhausted, RetriesExhausted, connect
 from threadwire.adapters._demo_script import DEMO_ANSWER
+from threadwire.adapters._net import ReadSize, read_chunk
 from threadwire.protocol import Backoff, CommandError, HTTPStatusError, StateGet
 
 pytestmark = pytest.mark.anyio
@@ -433,3 +434,28 @@ async def test_pool_exhausted_when_every_connection_is_busy() -> None:
             assert await thread.command(StateGet()) == {}
     assert fake.connections == 1
     assert thread.session.pending_commands == {}
+
+
+class _ScriptedStream:
+    """Answers each read with the next scripted size of bytes, recording what was asked."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.sizes = sizes
+        self.asked: list[int] = []
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        self.asked.append(max_bytes)
+        size = self.sizes.pop(0)
+        if size < 0:
+            raise anyio.EndOfStream
+        return b"x" * min(size, max_bytes)
+
+
+async def test_event_stream_reads_small_until_a_sustained_backlog() -> None:
+    """16 KB reads; 64 KB after four full ones in a row; 16 KB again after a short one."""
+    small, large = 16 * 1024, 64 * 1024
+    stream = _ScriptedStream([small, 10, small, small, small, small, large, large, 5, 1, -1])
+    size = ReadSize()
+    got = [len(await read_chunk(stream, size)) for _ in range(11)]  # type: ignore[arg-type]
+    assert stream.asked == [small] * 6 + [large] * 3 + [small] * 2
+    assert got == [small, 10, small, small, small, small, large, large, 5, 1, 0]
