@@ -37,6 +37,9 @@ from ._parts import Part, coerce_part, wire_shape
 
 __all__ = ["LogEntry", "Gap", "Sink", "EventLog", "DEFAULT_BUFFER_SIZE"]
 
+_new_tuple = tuple.__new__
+_RENAMED = frozenset({"custom", "input.requested"})  # methods whose channel is not the method
+
 DEFAULT_BUFFER_SIZE = 10_000
 """Events kept for replay (the server's ``LSD_PROTOCOL_V2_BUFFER_SIZE``)."""
 
@@ -213,14 +216,17 @@ class EventLog:
             raise LocalProtocolError("input.requested data must have a string 'interrupt_id'")
         seq = self._high + 1
         event_id = f"synth:{run_id}:{seq}" if run_id is not None else str(seq)
-        event = Event(
-            method, channel_of(method, data), namespace, data, seq, event_id, timestamp, node
+        channel = channel_of(method, data) if method in _RENAMED else method
+        # tuple.__new__ rather than Event(...): a NamedTuple's own __new__ is Python
+        # code, a measurable part of the per-event cost here.
+        event = _new_tuple(
+            Event, (method, channel, namespace, data, seq, event_id, timestamp, node, None)
         )
         try:
             encoded = encode_event(event)  # kept: in an allocation of its own size
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             raise LocalProtocolError(f"{method} data is not JSON-serializable: {exc}") from None
-        key = (event.channel, namespace)
+        key = (channel, namespace)
         entry = LogEntry(seq, method, key, encoded)
         # The ring holds plain tuples of strings, bytes and ints: the garbage
         # collector stops tracking such a tuple once it has seen it, so the
@@ -265,8 +271,17 @@ class EventLog:
         picked = (ring[(seq - 1) % size] for seq in range(start, self._high + 1))
         if stream_filter is None:
             return [LogEntry(*stored) for stored in picked]
-        matches = stream_filter.matches
-        return [LogEntry(*stored) for stored in picked if matches(*stored[2])]
+        # A thread has few (channel, namespace) keys: match each once.
+        verdicts: dict[tuple[str, tuple[str, ...]], bool] = {}
+        out = []
+        for stored in picked:
+            key = stored[2]
+            hit = verdicts.get(key)
+            if hit is None:
+                hit = verdicts[key] = stream_filter.matches(*key)
+            if hit:
+                out.append(LogEntry(*stored))
+        return out
 
     def replay(
         self, since: int | None = None, stream_filter: StreamFilter | None = None
