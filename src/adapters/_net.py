@@ -33,10 +33,12 @@ class ReadSize:
     stream's read before any consumer, so the size of one read, times the
     number of streams, is the resident peak (measured on
     bench/many_threads.py: 117-120 KB per stream reading 64 KB, 97-107 KB
-    reading 16 KB). So a stream reads 16 KB at a time, and 64 KB only once
-    four reads in a row came back full: a sustained backlog (a replay, a
+    reading 16 KB). So a stream reads 16 KB at a time, and 64 KB once four
+    reads in a row brought 16 KB or more: a sustained backlog (a replay, a
     catch-up; bench/end_to_end.py), where the larger read saves work per
-    event. One short read ends the backlog.
+    event. A read that brings less than 16 KB ends the backlog (not one that
+    merely fills less than 64 KB: loopback reads often stop short of that in
+    the middle of a backlog).
     """
 
     __slots__ = ("_full_reads", "size")
@@ -47,7 +49,7 @@ class ReadSize:
 
     def update(self, received: int) -> None:
         """Record that the last read brought ``received`` bytes."""
-        if received < self.size:
+        if received < SMALL_READ_SIZE:
             self._full_reads = 0
             self.size = SMALL_READ_SIZE
             return

@@ -244,11 +244,13 @@ class EventPump:
                 return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
                     "the event stream ended"
                 )
+            receive_event = session.receive_event
+            dispatch = self._dispatch
             for item in items:
                 kind = type(item)
                 if kind is Event:
                     try:
-                        targets = session.receive_event(item)
+                        targets = receive_event(item)
                     except ReplayMismatch as exc:
                         return Failure.network(str(exc)), exc
                     # Only events count as the connection having worked: a response
@@ -256,7 +258,7 @@ class EventPump:
                     # spend the retry budget, not reset it.
                     self._progressed = True
                     self.events_seen += 1
-                    rest = self._dispatch(item, targets)
+                    rest = dispatch(item, targets)
                     if rest is not None:
                         await rest
                 elif kind is CommandSuccess or kind is CommandFailure:

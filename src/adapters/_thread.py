@@ -491,16 +491,17 @@ class ThreadStream:
         Otherwise (a feed is full, or a run ended) an awaitable, not yet
         started, that the pump awaits at once: it does the rest, in order.
         """
+        runs_sub, values_sub, sinks = self._runs_sub, self._values_sub, self._sinks
         for sub in targets:
-            if sub is self._runs_sub:
+            if sub is runs_sub:
                 if event.method == "lifecycle":
                     self._observe_tree(event)
                     if not event.namespace:
                         self._on_root_lifecycle(event)
                 continue
-            if sub is self._values_sub:
+            if sub is values_sub:
                 continue
-            sink = self._sinks.get(sub.id)
+            sink = sinks.get(sub.id)
             if sink is not None and sink is not last:
                 last = sink  # a sink's two subscriptions both match a root lifecycle event
                 rest = sink.offer(event)

@@ -452,10 +452,10 @@ class _ScriptedStream:
 
 
 async def test_event_stream_reads_small_until_a_sustained_backlog() -> None:
-    """16 KB reads; 64 KB after four full ones in a row; 16 KB again after a short one."""
+    """16 KB reads; 64 KB after four of 16 KB in a row; 16 KB again after one of less."""
     small, large = 16 * 1024, 64 * 1024
-    stream = _ScriptedStream([small, 10, small, small, small, small, large, large, 5, 1, -1])
+    stream = _ScriptedStream([small, 10, small, small, small, small, 20000, large, 5, 1, -1])
     size = ReadSize()
     got = [len(await read_chunk(stream, size)) for _ in range(11)]  # type: ignore[arg-type]
     assert stream.asked == [small] * 6 + [large] * 3 + [small] * 2
-    assert got == [small, 10, small, small, small, small, large, large, 5, 1, 0]
+    assert got == [small, 10, small, small, small, small, 20000, large, 5, 1, 0]
