@@ -267,8 +267,13 @@ class EventLog:
             if start < oldest:
                 return Gap(since=since, min_available_seq=oldest)
         ring = self._ring
-        size = self.buffer_size
-        picked = (ring[(seq - 1) % size] for seq in range(start, self._high + 1))
+        # seq s sits at (s - 1) % buffer_size: the range is one slice of the ring, or
+        # two where it wraps.
+        first = (start - 1) % self.buffer_size
+        count = self._high + 1 - start
+        picked = ring[first : first + count]
+        if len(picked) < count:
+            picked += ring[: count - len(picked)]
         if stream_filter is None:
             return [LogEntry(*stored) for stored in picked]
         # A thread has few (channel, namespace) keys: match each once.
