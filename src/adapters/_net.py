@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from typing import Final
 
 import anyio
 from anyio.abc import ByteStream
@@ -63,17 +64,41 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-@contextlib.contextmanager
-def map_network_errors() -> Iterator[None]:
-    """Turn the backend's I/O exceptions into :class:`NetworkError`."""
-    try:
-        yield
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream) as exc:
-        raise NetworkError(f"connection lost: {exc!r}") from exc
-    except ssl.SSLError as exc:
-        raise NetworkError(f"TLS error: {exc}") from exc
-    except OSError as exc:
-        raise NetworkError(f"network error: {exc}") from exc
+_LOST: Final = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+
+
+class _NetworkErrors:
+    """The context manager behind :func:`map_network_errors`.
+
+    A class rather than a ``@contextmanager`` generator: it is entered around
+    every read, and while a read waits the generator, its frame and cells
+    would be more objects per open stream for the garbage collector to walk.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, _LOST):
+            raise NetworkError(f"connection lost: {exc!r}") from exc
+        if isinstance(exc, ssl.SSLError):
+            raise NetworkError(f"TLS error: {exc}") from exc
+        if isinstance(exc, OSError):
+            raise NetworkError(f"network error: {exc}") from exc
+
+
+_NETWORK_ERRORS: Final = _NetworkErrors()
+
+
+def map_network_errors() -> _NetworkErrors:
+    """Turn the backend's I/O exceptions into :class:`NetworkError` (a context manager)."""
+    return _NETWORK_ERRORS
 
 
 async def open_stream(
@@ -107,12 +132,11 @@ async def read_chunk(stream: ByteStream, size: ReadSize | None = None) -> bytes:
     """Read up to 64 KB (or what ``size`` says, updating it); ``b""`` at the end of the stream."""
     with map_network_errors():
         try:
-            if size is None:
-                return await stream.receive(READ_SIZE)
-            data = await stream.receive(size.size)
+            data = await stream.receive(READ_SIZE if size is None else size.size)
         except anyio.EndOfStream:
             return b""
-    size.update(len(data))
+    if size is not None:
+        size.update(len(data))
     return data
 
 
