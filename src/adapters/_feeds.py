@@ -58,9 +58,11 @@ class Feed(Generic[T]):
         self._items: deque[T] = deque()
         self._max = max_queue_size
         self._overflow = overflow
-        self._readable = anyio.Event()
-        self._writable = anyio.Event()
-        # Waking costs a backend call per item: only wake a side that is waiting.
+        # Made when a side waits, not before: most feeds never wait, and each
+        # event is several objects for the garbage collector to walk while the
+        # feed lives. Waking costs a backend call: only a side that waits is woken.
+        self._readable: anyio.Event | None = None
+        self._writable: anyio.Event | None = None
         self._reader_waits = False
         self._writer_waits = False
         self._done = False
@@ -86,18 +88,17 @@ class Feed(Generic[T]):
                     )
                 )
                 return
-            self._writable = anyio.Event()
+            self._writable = writable = anyio.Event()
             self._writer_waits = True
             try:
-                await self._writable.wait()
+                await writable.wait()
             finally:
                 self._writer_waits = False
             if self._done or self._consumer_gone:
                 return
         self._items.append(item)
         if self._reader_waits:
-            self._reader_waits = False  # one wake-up is enough: not one per item
-            self._readable.set()
+            self._wake_reader()
 
     def offer(self, item: T) -> bool:
         """Queue ``item`` if there is room, without awaiting; False: use :meth:`put`."""
@@ -105,8 +106,7 @@ class Feed(Generic[T]):
             return False
         self._items.append(item)
         if self._reader_waits:
-            self._reader_waits = False  # one wake-up is enough: not one per item
-            self._readable.set()
+            self._wake_reader()
         return True
 
     def put_nowait(self, item: T) -> None:
@@ -115,8 +115,7 @@ class Feed(Generic[T]):
             return
         self._items.append(item)
         if self._reader_waits:
-            self._reader_waits = False  # one wake-up is enough: not one per item
-            self._readable.set()
+            self._wake_reader()
 
     def finish(self, error: BaseException | None = None) -> None:
         """End the feed after what is queued; ``error`` is raised to the consumer then."""
@@ -124,7 +123,21 @@ class Feed(Generic[T]):
             return
         self._done = True
         self._error = error
+        if self._reader_waits:
+            self._wake_reader()
+        if self._writer_waits:
+            self._wake_writer()
+
+    def _wake_reader(self) -> None:
+        # Once is enough: the flag stays down until the reader waits again, so a
+        # batch of items costs one wake-up, not one per item.
+        self._reader_waits = False
+        assert self._readable is not None
         self._readable.set()
+
+    def _wake_writer(self) -> None:
+        self._writer_waits = False
+        assert self._writable is not None
         self._writable.set()
 
     def take(self) -> T | Empty:
@@ -137,8 +150,7 @@ class Feed(Generic[T]):
             return EMPTY
         item = self._items.popleft()
         if self._writer_waits:
-            self._writer_waits = False
-            self._writable.set()
+            self._wake_writer()
         return item
 
     async def get(self) -> T:
@@ -149,16 +161,15 @@ class Feed(Generic[T]):
                     error, self._error = self._error, None
                     raise error
                 raise StopAsyncIteration
-            self._readable = anyio.Event()
+            self._readable = readable = anyio.Event()
             self._reader_waits = True
             try:
-                await self._readable.wait()
+                await readable.wait()
             finally:
                 self._reader_waits = False
         item = self._items.popleft()
         if self._writer_waits:
-            self._writer_waits = False
-            self._writable.set()
+            self._wake_writer()
         return item
 
     def __aiter__(self) -> AsyncIterator[T]:
@@ -186,7 +197,8 @@ class Feed(Generic[T]):
             return
         self._consumer_gone = True
         self._items.clear()
-        self._writable.set()
+        if self._writer_waits:
+            self._wake_writer()
         if self._on_close is not None:
             self._on_close()
 

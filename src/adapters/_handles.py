@@ -54,19 +54,28 @@ class ToolCallFailed(Exception):
 
 
 class Signal:
-    """Wakes every waiter on each change; cheap to set many times."""
+    """Wakes every waiter on each change; cheap to set many times.
+
+    The backend event is made by the first waiter, not before: setting a signal
+    nobody waits on costs nothing, and an idle one holds no objects.
+    """
 
     __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._event: anyio.Event | None = None
 
     def set(self) -> None:
-        self._event.set()
-        self._event = anyio.Event()
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
 
     async def wait(self) -> None:
-        await self._event.wait()
+        event = self._event
+        if event is None:
+            self._event = event = anyio.Event()
+        await event.wait()
 
 
 class DeltaStream(Generic[T]):

@@ -210,7 +210,7 @@ class ThreadStream:
         self._ended: deque[Ended] = deque(maxlen=256)
         self._latest_run: RunWaiter | None = None
         self._run_changed = Signal()
-        self._progress = anyio.Event()
+        self._progress: anyio.Event | None = None  # made by the first waiter
         self._progress_waiters = 0
 
     # -- lifetime ----------------------------------------------------------
@@ -474,10 +474,10 @@ class ThreadStream:
         """Wait until the event stream has delivered every event up to ``seq``."""
         await self._ensure_pump()
         while not self.session.caught_up(seq):
-            self._progress = anyio.Event()
+            self._progress = progress = anyio.Event()
             self._progress_waiters += 1
             try:
-                await self._progress.wait()
+                await progress.wait()
             finally:
                 self._progress_waiters -= 1
 
@@ -508,7 +508,7 @@ class ThreadStream:
                 if rest is not None:
                     after = targets[targets.index(sub) + 1 :]
                     return self._dispatch_rest(rest, event, after, last)
-        if self._progress_waiters:
+        if self._progress_waiters and self._progress is not None:
             self._progress.set()
         return None
 
