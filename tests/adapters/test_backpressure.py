@@ -120,3 +120,33 @@ async def test_overflow_raise_gives_the_queued_items_then_queue_overflow(transpo
     assert len(rest) in (3, 4)
     assert [e.seq for e in [first, *rest]] == sorted({e.seq for e in [first, *rest]})
     assert snapshots[-1] == output
+
+
+async def test_a_full_feed_holds_the_event_back_from_no_other_subscription(
+    transport: str,
+) -> None:
+    """Two loops on the same channels, feeds of size 1, one slow: both get every event.
+
+    The pump hands an event to its sinks in turn and waits at the first full feed;
+    the sinks after it must still get that event, once, and in order.
+    """
+    async with (
+        demo_server() as server,
+        open_thread(server.url, transport, max_queue_size=1) as thread,
+    ):
+        await thread.run.start(input=FAST)
+        got: dict[str, list[int | None]] = {"slow": [], "fast": []}
+
+        async def consume(name: str, delay: float) -> None:
+            async for event in thread.subscribe(["messages", "lifecycle"]):
+                if delay:
+                    await anyio.sleep(delay)
+                got[name].append(event.seq)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume, "slow", 0.001)
+                tg.start_soon(consume, "fast", 0)
+        log = server.registry.threads[thread.thread_id].log
+    expected = [e.seq for e in log.entries(None) if e.key[0] in ("messages", "lifecycle")]
+    assert got["slow"] == got["fast"] == expected
