@@ -262,6 +262,9 @@ class SSEParser:
                     if m is not None:
                         self._block = block = other  # the stream's line ends
                 crlf = block is _BLOCK_CRLF
+                # The byte that must not be in a block's data: the other line end (an
+                # LF block's data cannot hold a CR when the chunk has none).
+                stray = 10 if crlf else (-1 if cr_free else 13)
                 last_id = self._last_id
                 append = out.append
                 match = block.match
@@ -270,15 +273,15 @@ class SSEParser:
                         # (event, data, id): already a RawMessage when the id is there.
                         # (No typing.cast here: a call per event is measurable.)
                         raw: RawMessage = m.groups()  # type: ignore[assignment]
-                        data = raw[1]
-                        if (10 in data) if crlf else (not cr_free and 13 in data):
+                        event_type, data, block_id = raw
+                        if stray >= 0 and stray in data:
                             break  # a lone line end inside: the line-by-line path decides
                         if not checked:
                             self._check_block(m, 2 if crlf else 1)
-                        if raw[2] is None:
-                            raw = (raw[0], data, last_id)
+                        if block_id is None:
+                            raw = (event_type, data, last_id)
                         else:
-                            last_id = raw[2]
+                            last_id = block_id
                         append(raw)
                         pos = m.end()
                         m = match(text, pos, end)
