@@ -789,3 +789,13 @@ def test_dict_fast_path_names_a_bad_namespace_segment() -> None:
 def test_decode_event_object_refuses_other_messages(obj: dict[str, Any]) -> None:
     with pytest.raises(RemoteProtocolError, match="expected an event"):
         decode_event_object(obj)
+
+
+def test_known_methods_decode_to_one_shared_string() -> None:
+    """A session's dedup window keeps each event's channel; one string per method, not per event."""
+    first, second = (decode_message(event_bytes("messages", {"i": i})) for i in range(2))
+    assert isinstance(first, Event) and isinstance(second, Event)
+    assert first.method is second.method
+    assert first.channel is second.channel
+    other = decode_message(event_bytes("future.method", {}))  # the general way, still an event
+    assert isinstance(other, Event) and other.channel == "future.method"
