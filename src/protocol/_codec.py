@@ -101,7 +101,7 @@ class _Params(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True)
 class _Envelope(
     msgspec.Struct, frozen=True, gc=False, tag="event", tag_field="type", kw_only=True
 ):
-    event_id: str | None = None
+    event_id: str  # absent or null: perhaps spelled eventId, for the general way
     seq: int | None = None
     method: _FastMethod
     params: _Params
@@ -148,10 +148,6 @@ def decode_data_fields(items: Iterable[object], out: list[Any]) -> None:
         except _FastPathMiss:
             append(_decode_message_general(raw))
             continue
-        event_id = envelope.event_id
-        if event_id is None:  # perhaps spelled eventId: let the general way look
-            append(_decode_message_general(raw))
-            continue
         params = envelope.params
         method = envelope.method
         data = params.data
@@ -164,7 +160,7 @@ def decode_data_fields(items: Iterable[object], out: list[Any]) -> None:
                     params.namespace,
                     data,
                     envelope.seq,
-                    event_id,
+                    envelope.event_id,
                     params.timestamp,
                     params.node,
                     None,
