@@ -25,7 +25,15 @@ import orjson
 from . import _fields as f
 from ._commands import Command, command_from_params
 from ._errors import RemoteProtocolError
-from ._events import CommandFailure, CommandSuccess, Event, Message, UnknownMessage
+from ._events import (
+    RENAMED_METHODS,
+    CommandFailure,
+    CommandSuccess,
+    Event,
+    Message,
+    UnknownMessage,
+    channel_of,
+)
 
 __all__ = [
     "loads",
@@ -137,7 +145,7 @@ def decode_data_fields(items: Iterable[object], out: list[Any]) -> None:
     """
     append = out.append
     decode = _decode_envelope
-    special = _SPECIAL_METHODS
+    renamed = RENAMED_METHODS
     for item in items:
         if type(item) is not tuple:
             append(item)
@@ -156,7 +164,7 @@ def decode_data_fields(items: Iterable[object], out: list[Any]) -> None:
                 Event,
                 (
                     method,
-                    _channel(method, data) if method in special else method,
+                    channel_of(method, data) if method in renamed else method,
                     params.namespace,
                     data,
                     envelope.seq,
@@ -218,7 +226,7 @@ def decode_object(obj: dict[str, Any]) -> Message:
         namespace: tuple[str, ...] = tuple(ns)
     else:
         namespace = ()
-    channel = _channel(method, data) if method in _SPECIAL_METHODS else method
+    channel = channel_of(method, data) if method in RENAMED_METHODS else method
     return _new_tuple(
         Event, (method, channel, namespace, data, seq, event_id, timestamp, None, None)
     )
@@ -245,19 +253,6 @@ def decode_event_object(obj: dict[str, Any]) -> Event:
     if not isinstance(message, Event):
         raise RemoteProtocolError(f"expected an event, got a message of type {obj.get('type')!r}")
     return message
-
-
-_SPECIAL_METHODS = frozenset({"custom", "input.requested"})
-
-
-def _channel(method: str, data: Any) -> str:
-    if method == "input.requested":
-        return "input"
-    if type(data) is dict:
-        name = data.get("name")
-        if type(name) is str and name:
-            return "custom:" + name
-    return "custom"
 
 
 def _decode_event_general(obj: dict[str, Any]) -> Event:
@@ -291,7 +286,7 @@ def _decode_event_general(obj: dict[str, Any]) -> Event:
         namespace = ()
     else:
         return _bad_event(obj)
-    channel = _channel(method, data) if method in _SPECIAL_METHODS else method
+    channel = channel_of(method, data) if method in RENAMED_METHODS else method
     extra = {k: v for k, v in params.items() if k not in _KNOWN_PARAMS} or None
     return _new_tuple(
         Event, (method, channel, namespace, data, seq, event_id, timestamp, node, extra)

@@ -28,6 +28,7 @@ __all__ = [
     "UnknownMessage",
     "Message",
     "channel_of",
+    "RENAMED_METHODS",
     "ROOT",
 ]
 
@@ -48,6 +49,14 @@ CHANNELS: Final = frozenset(
     }
 )
 """The fixed channel names; ``custom:NAME`` channels come in addition."""
+
+
+RENAMED_METHODS: Final = frozenset({"custom", "input.requested"})
+"""The methods whose events may belong to a channel other than the method.
+
+Hot paths test ``method in RENAMED_METHODS`` and call :func:`channel_of`
+only then; every other event's channel is its method.
+"""
 
 
 def channel_of(method: str, data: Any) -> str:

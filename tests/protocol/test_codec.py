@@ -20,7 +20,7 @@ Charter:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 import pytest
@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadwire.protocol import (
+    CHANNELS,
     AgentGetTree,
     CommandError,
     CommandFailure,
@@ -57,6 +58,7 @@ from threadwire.protocol import (
     loads,
 )
 from threadwire.protocol import _fields as f
+from threadwire.protocol._codec import _FastMethod
 
 DROP = object()
 """A change that removes the key."""
@@ -799,3 +801,11 @@ def test_known_methods_decode_to_one_shared_string() -> None:
     assert first.channel is second.channel
     other = decode_message(event_bytes("future.method", {}))  # the general way, still an event
     assert isinstance(other, Event) and other.channel == "future.method"
+
+
+def test_the_fast_path_knows_every_method_of_a_fixed_channel() -> None:
+    """The envelope's Literal of methods is every fixed channel's method.
+
+    (The input channel's method is input.requested.)
+    """
+    assert set(get_args(_FastMethod)) == (CHANNELS - {"input"}) | {"input.requested"}

@@ -31,14 +31,13 @@ import orjson
 
 from .._codec import decode_event_object, encode_event
 from .._errors import LocalProtocolError
-from .._events import Event, channel_of
+from .._events import RENAMED_METHODS, Event, channel_of
 from .._filters import StreamFilter
 from ._parts import Part, coerce_part, wire_shape
 
 __all__ = ["LogEntry", "Gap", "Sink", "EventLog", "DEFAULT_BUFFER_SIZE"]
 
 _new_tuple = tuple.__new__
-_RENAMED = frozenset({"custom", "input.requested"})  # methods whose channel is not the method
 
 DEFAULT_BUFFER_SIZE = 10_000
 """Events kept for replay (the server's ``LSD_PROTOCOL_V2_BUFFER_SIZE``)."""
@@ -216,7 +215,7 @@ class EventLog:
             raise LocalProtocolError("input.requested data must have a string 'interrupt_id'")
         seq = self._high + 1
         event_id = f"synth:{run_id}:{seq}" if run_id is not None else str(seq)
-        channel = channel_of(method, data) if method in _RENAMED else method
+        channel = channel_of(method, data) if method in RENAMED_METHODS else method
         # tuple.__new__ rather than Event(...): a NamedTuple's own __new__ is Python
         # code, a measurable part of the per-event cost here.
         event = _new_tuple(
