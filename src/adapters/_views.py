@@ -183,9 +183,7 @@ class RawSink(Sink):
     def offer(self, event: Event) -> Awaitable[None] | None:
         # The usual case in one step: inside the run, not a lifecycle event, room.
         scope = self.scope
-        if (scope is None or (scope.inside and event[0] != "lifecycle")) and self.feed.offer(
-            event
-        ):
+        if (scope is None or (scope.inside and event[0] != "lifecycle")) and self.feed.offer(event):
             return None
         return super().offer(event)
 

@@ -132,6 +132,7 @@ from ._session import (
 from ._sse import (
     END_OF_STREAM,
     NEED_DATA,
+    DataRun,
     RawMessage,
     Sentinel,
     SSEComment,
@@ -159,6 +160,7 @@ __all__ = [
     "SSEMessage",
     "SSEComment",
     "RawMessage",
+    "DataRun",
     "Sentinel",
     "NEED_DATA",
     "END_OF_STREAM",

@@ -34,6 +34,7 @@ from ._events import (
     UnknownMessage,
     channel_of,
 )
+from ._sse import DataRun
 
 __all__ = [
     "loads",
@@ -106,9 +107,7 @@ class _Params(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True)
     node: str | None = None
 
 
-class _Envelope(
-    msgspec.Struct, frozen=True, gc=False, tag="event", tag_field="type", kw_only=True
-):
+class _Envelope(msgspec.Struct, frozen=True, gc=False, tag="event", tag_field="type", kw_only=True):
     event_id: str  # absent or null: perhaps spelled eventId, for the general way
     seq: int | None = None
     method: _FastMethod
@@ -135,27 +134,46 @@ def decode_message(raw: bytes | str) -> Message:
 def decode_data_fields(items: Iterable[object], out: list[Any]) -> None:
     """Append to ``out`` the message decoded from each SSE message among ``items``.
 
-    This is the per-event hot path of every SSE stream, one loop over a read's
-    worth of items with the fast path inline (a Python call per event costs
-    as much as building the event). An item that is a plain ``tuple`` is a
-    message as the SSE parser hands it over, ``(event type, data, last id)``,
-    and its data is decoded; any other item (a comment) is appended as it is.
-    On a bad message :class:`RemoteProtocolError` is raised with everything
-    before it already in ``out``.
+    This is the per-event hot path of every SSE stream. An item that is a
+    :class:`DataRun` holds the data of several messages: the usual case, a
+    read's worth of the server's blocks, decoded by one ``map`` and turned
+    into events by one loop (a Python call per event costs as much as building
+    the event). A plain ``tuple`` is one message as the SSE parser hands it
+    over, ``(event type, data, last id)``; any other item (a comment) is
+    appended as it is. On a bad message :class:`RemoteProtocolError` is raised
+    with everything before it already in ``out``.
     """
-    append = out.append
-    decode = _decode_envelope
-    renamed = RENAMED_METHODS
     for item in items:
-        if type(item) is not tuple:
-            append(item)
-            continue
-        raw = item[1]
-        try:
-            envelope = decode(raw)
-        except _FastPathMiss:
-            append(_decode_message_general(raw))
-            continue
+        kind = type(item)
+        if kind is DataRun:
+            try:
+                envelopes = list(map(_decode_envelope, item))  # type: ignore[call-overload]
+            except _FastPathMiss:
+                # Not all of them are plain events: one at a time, the general way
+                # for those the fast path refuses.
+                for raw in item:  # type: ignore[attr-defined]
+                    _decode_data(raw, out)
+            else:
+                _append_events(envelopes, out)
+        elif kind is tuple:
+            _decode_data(item[1], out)  # type: ignore[index]
+        else:
+            out.append(item)
+
+
+def _decode_data(raw: bytes | str, out: list[Any]) -> None:
+    try:
+        envelope = _decode_envelope(raw)
+    except _FastPathMiss:
+        out.append(_decode_message_general(raw))
+    else:
+        _append_events((envelope,), out)
+
+
+def _append_events(envelopes: Iterable[_Envelope], out: list[Any]) -> None:
+    append = out.append
+    renamed = RENAMED_METHODS
+    for envelope in envelopes:
         params = envelope.params
         method = envelope.method
         data = params.data

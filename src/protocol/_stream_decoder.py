@@ -25,7 +25,7 @@ class EventStreamDecoder:
     __slots__ = ("_error", "parser")
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.parser = SSEParser(limits=limits)
+        self.parser = SSEParser(limits=limits, data_only=True)
         self._error: RemoteProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Message | SSEComment]:

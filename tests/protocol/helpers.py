@@ -28,6 +28,7 @@ from threadwire.protocol import (
     DEFAULT_LIMITS,
     END_OF_STREAM,
     NEED_DATA,
+    DataRun,
     LimitExceeded,
     Limits,
     RemoteProtocolError,
@@ -101,9 +102,11 @@ def parse(
     """Feed ``chunks`` then EOF, draining items after each call.
 
     ``via`` picks how items are taken: ``next_event`` (one at a time until a
-    sentinel), ``events`` or ``raw_events`` (decoded here with ``to_message``).
+    sentinel), ``events`` or ``raw_events`` (decoded here with ``to_message``),
+    or ``data_only``: ``raw_events`` of a parser made with ``data_only=True``,
+    each message reduced to its data (see :func:`data_only_signature`).
     """
-    parser = SSEParser(limits=limits)
+    parser = SSEParser(limits=limits, data_only=via == "data_only")
     items: list[Item] = []
 
     def drain(at_eof: bool) -> None:
@@ -119,6 +122,14 @@ def parse(
                 items.append(item)  # type: ignore[arg-type]
         elif via == "events":
             items.extend(parser.events())
+        elif via == "data_only":
+            for item in parser.raw_events():
+                if isinstance(item, DataRun):
+                    items.extend(SSEMessage(data.decode("utf-8", "replace")) for data in item)
+                elif isinstance(item, SSEComment):
+                    items.append(item)
+                else:
+                    items.append(SSEMessage(to_message(item).data))
         else:
             items.extend(
                 item if isinstance(item, SSEComment) else to_message(item)
@@ -131,11 +142,25 @@ def parse(
             drain(False)
         parser.receive_data(b"")
         drain(True)
-        if via != "next_event":
+        if via == "data_only":
+            assert parser.raw_events() == []  # raises a pending error
+        elif via != "next_event":
             assert parser.next_event() is END_OF_STREAM
     except RemoteProtocolError as exc:
         return Parsed(items, exc, parser)
     return Parsed(items, None, parser)
+
+
+def data_only_signature(full: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A :func:`signature` reduced to what a ``data_only`` parse keeps of messages."""
+    items, *rest = full
+    return (
+        [
+            (kind, data, "message", "") if kind == "SSEMessage" else (kind, data, *more)
+            for kind, data, *more in items
+        ],
+        *rest,
+    )
 
 
 def error_key(exc: RemoteProtocolError | None) -> tuple[Any, ...] | None:

@@ -49,6 +49,7 @@ from threadwire.protocol import (
     RemoteProtocolError,
     SSEComment,
     StreamTruncated,
+    decode_message,
     serialize_comment,
     serialize_message,
 )
@@ -687,6 +688,33 @@ def test_stream_decoder_errors_are_sticky_after_the_good_items() -> None:
     tight = EventStreamDecoder(limits=Limits(max_line_length=16))
     with pytest.raises(LimitExceeded):
         tight.feed(b"data: " + b"x" * 40)
+
+
+def test_stream_decoder_takes_odd_messages_in_a_run_of_server_blocks() -> None:
+    """A run's data goes through the fast path together; what it refuses, one by one."""
+    camel = b'{"type":"event","eventId":"e-9","seq":9,"method":"values","params":{"data":1}}'
+    odd = [
+        camel,
+        b'{"type":"event","event_id":"e-7","seq":7,"method":"agent.x","params":{"data":1}}',
+        b'{"type":"error","id":null,"error":"x","message":"m"}',
+    ]
+    wire = EV1 + b"".join(
+        serialize_message(raw.decode(), event="values", id=n) for n, raw in enumerate(odd, 3)
+    )
+    decoder = EventStreamDecoder()
+    items = decoder.feed(wire + EV2)
+    assert items == [decode_message(EV1.split(b"data: ")[1].split(b"\r\n")[0])] + [
+        decode_message(raw) for raw in odd
+    ] + [decode_message(EV2.split(b"data: ")[1].split(b"\r\n")[0])]
+    assert [type(item) for item in items] == [Event, Event, Event, CommandFailure, Event]
+    assert items[1].event_id == "e-9" and items[2].channel == "agent.x"
+    # A bad one: everything before it comes out first, and the error stays.
+    decoder = EventStreamDecoder()
+    bad = serialize_message("[1]", event="values", id=5)
+    assert decoder.feed(EV1 + EV2 + bad + EV1) == items[:1] + items[-1:]
+    for _ in range(2):
+        with pytest.raises(RemoteProtocolError, match="JSON object"):
+            decoder.feed(EV2)
 
 
 def test_stream_decoder_at_the_end_of_input() -> None:

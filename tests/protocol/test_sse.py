@@ -26,13 +26,23 @@ import re
 from typing import Any, NamedTuple
 
 import pytest
-from helpers import CHUNKINGS, bytewise, chunk, item_key, parse, signature, whole
+from helpers import (
+    CHUNKINGS,
+    bytewise,
+    chunk,
+    data_only_signature,
+    item_key,
+    parse,
+    signature,
+    whole,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadwire.protocol import (
     END_OF_STREAM,
     NEED_DATA,
+    DataRun,
     LimitExceeded,
     Limits,
     LocalProtocolError,
@@ -177,6 +187,56 @@ CASES = [
         [M("1", "a", "1"), M("2\n3", "b"), M("4"), M("5", "c"), M("6", id="6")],
         "6",
     ),
+    # -- whole reads of server blocks (the tiled path) ----------------------------------
+    SSECase(
+        "server blocks, LF",
+        b'event: values\ndata: {"a":1}\nid: 1\n\nevent: custom:x\ndata:  2\nid:  2\n\n',
+        [M('{"a":1}', "values", "1"), M(" 2", "custom:x", " 2")],
+        " 2",
+    ),
+    SSECase(
+        "server blocks, CRLF",
+        b"event: a\r\ndata: 1\r\nid: 1\r\n\r\nevent: \r\ndata: \r\nid: 2\r\n\r\n",
+        [M("1", "a", "1"), M("", "message", "2")],
+        "2",
+    ),
+    SSECase(
+        "a comment between server blocks",
+        b"event: a\ndata: 1\nid: 1\n\n: hb\n\nevent: b\ndata: 2\nid: 2\n\n",
+        [M("1", "a", "1"), C("hb"), M("2", "b", "2")],
+        "2",
+    ),
+    SSECase(
+        "a field line between server blocks",
+        b"event: a\ndata: 1\nid: 1\n\nretry: 7\nevent: b\ndata: 2\nid: 2\n\n",
+        [M("1", "a", "1"), M("2", "b", "2")],
+        "2",
+        retry=7,
+    ),
+    SSECase(
+        "a data line before a server block's lines",
+        b"data: 0\nevent: b\ndata: 2\nid: 2\n\nevent: c\ndata: 3\nid: 3\n\n",
+        [M("0\n2", "b", "2"), M("3", "c", "3")],
+        "3",
+    ),
+    SSECase(
+        "text before event: on the line",
+        b"xevent: b\ndata: 2\nid: 2\n\n",
+        [M("2", id="2")],
+        "2",
+    ),
+    SSECase(
+        "a NUL in a server block's id",
+        b"event: a\ndata: 1\nid: 1\n\nevent: b\ndata: 2\nid: 2\x00\n\n",
+        [M("1", "a", "1"), M("2", "b", "1")],
+        "1",
+    ),
+    SSECase(
+        "a lone CR inside server blocks",
+        b"event: a\r\ndata: 1\r2\r\nid: 1\r\n\r\n",
+        [M("1", "a", "1")],
+        "1",
+    ),
     # -- end of input ------------------------------------------------------------------
     SSECase("unterminated data line", b"data: x", [], partial="x", complete=False),
     SSECase("data without the blank line", b"data: a\ndata: b\r\n", [], partial="a\nb"),
@@ -306,6 +366,80 @@ def test_whole_input_takes_the_fast_path_and_bytewise_does_not() -> None:
         parser.receive_data(piece)
     assert len(parser.events()) == 3
     assert len(calls) == 12
+
+
+# -- data_only: runs of server blocks as lists of their data ----------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("split", CHUNKINGS, ids=[split.__name__ for split in CHUNKINGS])
+def test_case_data_only(case: SSECase, split: Any) -> None:
+    parsed = signature(parse(split(case.wire), via="data_only"))
+    assert parsed == data_only_signature(expected_signature(case))
+
+
+def server_blocks(count: int, newline: bytes, first: int = 1) -> bytes:
+    return b"".join(
+        b"event: values" + newline + b'data: {"n":%d}' % n + newline + b"id: %d" % n + newline * 2
+        for n in range(first, first + count)
+    )
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_data_only_hands_out_a_read_of_server_blocks_as_one_run(newline: bytes) -> None:
+    parser = SSEParser(data_only=True)
+    parser.receive_data(server_blocks(3, newline) + b"event: values" + newline + b"data: {")
+    [run] = parser.raw_events()
+    assert type(run) is DataRun
+    assert run == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert parser.last_event_id == "3"
+    # The block cut off at the end of the read is finished line by line.
+    parser.receive_data(b'"n":4}' + newline + b"id: 4" + newline * 2 + server_blocks(2, newline, 5))
+    assert parser.raw_events() == [(b"values", b'{"n":4}', b"4"), [b'{"n":5}', b'{"n":6}']]
+    assert parser.last_event_id == "6"
+
+
+def test_a_read_that_does_not_tile_is_parsed_line_by_line() -> None:
+    parser = SSEParser(data_only=True)
+    parser.receive_data(server_blocks(1, b"\n") + b": hb\n\n" + server_blocks(1, b"\n", 2))
+    assert parser.raw_events() == [
+        (b"values", b'{"n":1}', b"1"),
+        C("hb"),
+        (b"values", b'{"n":2}', b"2"),
+    ]
+
+
+def test_tiling_is_tried_less_often_after_reads_that_do_not_tile() -> None:
+    """A framing that never tiles costs a findall per read only now and then."""
+    parser = SSEParser(data_only=True)
+    untiled = b"event: x\ndata: x\n\n"  # no id line: never tiles
+    runs = []
+    for read in range(200):
+        if read in (10, 63, 64, 65):
+            parser.receive_data(server_blocks(2, b"\n"))
+            runs.append((read, any(type(item) is DataRun for item in parser.raw_events())))
+        else:
+            parser.receive_data(untiled)
+            parser.raw_events()
+    # Four misses in a row, then one try in 64 reads (the 64th miss): the read at 64.
+    assert runs == [(10, False), (63, False), (64, True), (65, True)]
+
+
+def test_reads_of_heartbeats_do_not_count_against_tiling() -> None:
+    parser = SSEParser(data_only=True)
+    for _ in range(10):
+        parser.receive_data(b": heartbeat\r\n\r\n")
+        assert parser.raw_events() == [C("heartbeat")]
+    parser.receive_data(server_blocks(2, b"\r\n"))
+    assert parser.raw_events() == [[b'{"n":1}', b'{"n":2}']]
+
+
+@pytest.mark.parametrize("method", ["next_event", "events"])
+def test_data_only_parser_has_no_typed_messages(method: str) -> None:
+    parser = SSEParser(data_only=True)
+    parser.receive_data(server_blocks(1, b"\n"))
+    with pytest.raises(LocalProtocolError, match="data_only=True"):
+        getattr(parser, method)()
 
 
 # -- chunk boundaries ------------------------------------------------------------------
@@ -608,6 +742,18 @@ def test_generated_streams_match_the_reference_under_any_split(data: st.DataObje
     expected = reference(wire)
     assert signature(parse(whole(wire))) == expected
     assert signature(parse(chunk(wire, cuts))) == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_streams_data_only_match_the_reference_under_any_split(
+    data: st.DataObject,
+) -> None:
+    wire = data.draw(sse_stream())
+    cuts = data.draw(cuts_for(wire))
+    expected = data_only_signature(reference(wire))
+    assert signature(parse(whole(wire), via="data_only")) == expected
+    assert signature(parse(chunk(wire, cuts), via="data_only")) == expected
 
 
 @settings(max_examples=300, deadline=None)
