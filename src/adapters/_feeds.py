@@ -109,6 +109,19 @@ class Feed(Generic[T]):
             self._wake_reader()
         return True
 
+    def has_room(self, count: int) -> bool:
+        """Whether :meth:`offer_all` would queue ``count`` items."""
+        return len(self._items) + count <= self._max and not (self._done or self._consumer_gone)
+
+    def offer_all(self, items: list[T]) -> bool:
+        """Queue all of ``items`` if there is room for all; False: none was queued."""
+        if not self.has_room(len(items)):
+            return False
+        self._items.extend(items)
+        if self._reader_waits:
+            self._wake_reader()
+        return True
+
     def put_nowait(self, item: T) -> None:
         """Queue ``item`` without waiting (for a consumer that takes everything)."""
         if self._done or self._consumer_gone:

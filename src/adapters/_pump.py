@@ -43,15 +43,16 @@ from threadwire.protocol import (
     SubscriptionSubscribe,
 )
 from threadwire.protocol._errors import HTTPStatusError, StreamTruncated
-from threadwire.protocol._sse import SSEComment
 
 from ._errors import NetworkError, RetriesExhausted, StreamIdle, TransportError
 from ._streams import SSEConnection, WSConnection
 
 __all__ = ["EventPump"]
 
-Dispatch = Callable[[Event, tuple[Any, ...]], "Awaitable[None] | None"]
-"""Hands an event to its consumers: None when done at once, else an awaitable for the rest."""
+Dispatch = Callable[[list[Event], tuple[Any, ...]], "Awaitable[None] | None"]
+"""Hands events, in order, to their consumers: None when done at once, else an awaitable
+for the rest. The events share one targets tuple (the session's routing of each), and an
+event that changes the session's run state (:data:`RUN_STATE_METHODS`) comes alone."""
 Opener = Callable[[StreamRequest], Awaitable[SSEConnection | WSConnection]]
 
 
@@ -244,28 +245,43 @@ class EventPump:
                 return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
                     "the event stream ended"
                 )
-            receive_event = session.receive_event
-            dispatch = self._dispatch
-            for item in items:
-                kind = type(item)
-                if kind is Event:
-                    try:
-                        targets = receive_event(item)
-                    except ReplayMismatch as exc:
-                        return Failure.network(str(exc)), exc
-                    # Only events count as the connection having worked: a response
-                    # head or a subscribe reply followed by silence or a drop must
-                    # spend the retry budget, not reset it.
-                    self._progressed = True
-                    self.events_seen += 1
-                    rest = dispatch(item, targets)
-                    if rest is not None:
-                        await rest
-                elif kind is CommandSuccess or kind is CommandFailure:
-                    self._on_reply(item)
-                elif kind is SSEComment:
-                    pass  # a heartbeat: last_activity already moved
-                # Unknown message types are ignored, as the protocol asks.
+            failed = await self._dispatch_items(items)
+            if failed is not None:
+                return failed
+
+    async def _dispatch_items(self, items: list[Any]) -> tuple[Failure, BaseException] | None:
+        """Take one read's items through the session, then to dispatch, in order.
+
+        The session hands out events in groups (:meth:`ClientSession.route_events`):
+        one call per run of events with the same targets rather than one per
+        event, and nothing of a group taken before the group ahead of it was
+        dispatched.
+        """
+        dispatch = self._dispatch
+        seen = 0
+        try:
+            for targets, group in self._session.route_events(items):
+                if targets is None:  # not an event
+                    item = group[0]
+                    if type(item) is CommandSuccess or type(item) is CommandFailure:
+                        self._on_reply(item)
+                    # A heartbeat comment needs nothing: last_activity already moved.
+                    # Unknown message types are ignored, as the protocol asks.
+                    continue
+                seen += len(group)
+                rest = dispatch(group, targets)
+                if rest is not None:
+                    await rest
+        except ReplayMismatch as exc:
+            return Failure.network(str(exc)), exc
+        finally:
+            if seen:
+                # Only events count as the connection having worked: a response
+                # head or a subscribe reply followed by silence or a drop must
+                # spend the retry budget, not reset it.
+                self._progressed = True
+                self.events_seen += seen
+        return None
 
     async def _subscribe_in_band(self, conn: WSConnection) -> None:
         """Subscribe the union filter on a new socket, resuming after ``since``.

@@ -484,13 +484,60 @@ class ThreadStream:
     # -- dispatch --------------------------------------------------------------
 
     def _dispatch(
+        self, events: list[Event], targets: tuple[Subscription, ...]
+    ) -> Awaitable[None] | None:
+        """Hand ``events`` (in order, all routed to ``targets``) to their sinks.
+
+        None when done without awaiting. Otherwise (a feed is full, or a run
+        ended) an awaitable, not yet started, that the pump awaits at once: it
+        does the rest, in order. Raw sinks with room for all of the events take
+        them in one step; anything else goes event by event.
+        """
+        if self._queue_all(events, targets):
+            return None
+        for index, event in enumerate(events):
+            rest = self._dispatch_one(event, targets)
+            if rest is not None:
+                return self._dispatch_later(rest, events[index + 1 :], targets)
+        return None
+
+    def _queue_all(self, events: list[Event], targets: tuple[Subscription, ...]) -> bool:
+        """Queue ``events`` in every target's feed at once, if all are raw sinks with room.
+
+        False, and nothing queued, otherwise. A lifecycle event (it comes
+        alone) always goes the long way: the thread's run watch reads it, and
+        it is the one event a sink's two subscriptions can both match.
+        """
+        if events[0][0] == "lifecycle":
+            return False
+        sinks = self._sinks
+        takers: list[RawSink] = []
+        for sub in targets:
+            sink = sinks.get(sub.id)
+            if sink is None:
+                continue  # the thread's own subscriptions: nothing to do but for lifecycle
+            if type(sink) is not RawSink or not sink.takes_all(len(events)):
+                return False
+            takers.append(sink)
+        for sink in takers:
+            sink.feed.offer_all(events)
+        if self._progress_waiters and self._progress is not None:
+            self._progress.set()
+        return True
+
+    async def _dispatch_later(
+        self, rest: Awaitable[None], events: list[Event], targets: tuple[Subscription, ...]
+    ) -> None:
+        await rest
+        for event in events:
+            more = self._dispatch_one(event, targets)
+            if more is not None:
+                await more
+
+    def _dispatch_one(
         self, event: Event, targets: tuple[Subscription, ...], last: Sink | None = None
     ) -> Awaitable[None] | None:
-        """Hand ``event`` to its sinks; None when done without awaiting.
-
-        Otherwise (a feed is full, or a run ended) an awaitable, not yet
-        started, that the pump awaits at once: it does the rest, in order.
-        """
+        """Hand ``event`` to its sinks; None when done without awaiting, else the rest."""
         runs_sub, values_sub, sinks = self._runs_sub, self._values_sub, self._sinks
         for sub in targets:
             if sub is runs_sub:
@@ -520,7 +567,7 @@ class ThreadStream:
         last: Sink,
     ) -> None:
         await rest
-        more = self._dispatch(event, targets, last)
+        more = self._dispatch_one(event, targets, last)
         if more is not None:
             await more
 

@@ -180,6 +180,15 @@ class Sink:
 class RawSink(Sink):
     """Raw events, unchanged."""
 
+    def takes_all(self, count: int) -> bool:
+        """Whether ``count`` events (no lifecycle event among them) can be queued at once.
+
+        True inside the sink's run (or when it follows no run) with room in the
+        feed for all of them: then :meth:`Feed.offer_all` is all there is to do.
+        """
+        scope = self.scope
+        return (scope is None or scope.inside) and self.feed.has_room(count)
+
     def offer(self, event: Event) -> Awaitable[None] | None:
         # The usual case in one step: inside the run, not a lifecycle event, room.
         scope = self.scope

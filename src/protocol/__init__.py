@@ -119,7 +119,15 @@ from ._reconnect import (
     classify_http_status,
     classify_ws_close,
 )
-from ._runs import RUN_TRANSITIONS, Interrupt, Run, RunState, RunTracker, run_id_from_event_id
+from ._runs import (
+    RUN_STATE_METHODS,
+    RUN_TRANSITIONS,
+    Interrupt,
+    Run,
+    RunState,
+    RunTracker,
+    run_id_from_event_id,
+)
 from ._session import (
     ClientSession,
     CommandOutcome,
@@ -267,6 +275,7 @@ __all__ = [
     # runs
     "RunState",
     "RUN_TRANSITIONS",
+    "RUN_STATE_METHODS",
     "RunTracker",
     "Run",
     "Interrupt",

@@ -31,8 +31,13 @@ __all__ = [
     "Run",
     "Interrupt",
     "RunTracker",
+    "RUN_STATE_METHODS",
     "run_id_from_event_id",
 ]
+
+RUN_STATE_METHODS: Final = frozenset({"lifecycle", "input.requested", "values"})
+"""The methods whose events :meth:`RunTracker.observe` reads; no other event
+changes a session's run state."""
 
 
 class RunState(Enum):

@@ -29,7 +29,7 @@ and sends what :meth:`ClientSession.send` returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -45,7 +45,7 @@ from ._errors import CommandError, LocalProtocolError, RemoteProtocolError
 from ._events import CommandFailure, CommandSuccess, Event
 from ._filters import StreamFilter, covers, union
 from ._limits import DEFAULT_LIMITS, Limits
-from ._runs import RunTracker
+from ._runs import RUN_STATE_METHODS, RunTracker
 
 __all__ = [
     "Subscription",
@@ -57,7 +57,7 @@ __all__ = [
     "ClientSession",
 ]
 
-_TRACKED: Final = frozenset({"lifecycle", "input.requested", "values"})
+_TRACKED: Final = RUN_STATE_METHODS
 _SESSION_CHANNELS: Final = frozenset({"lifecycle", "input"})
 _NO_TARGETS: tuple[Subscription, ...] = ()
 
@@ -590,60 +590,109 @@ class ClientSession:
         self.last_seq = seq
         self._clear_routes()
 
-    def receive_events(self, items: Sequence[object]) -> list[tuple[Subscription, ...] | None]:
+    def receive_events(self, items: Iterable[object]) -> list[tuple[Subscription, ...] | None]:
         """:meth:`receive_event` for a batch, e.g. one read's worth of decoded items.
 
         Returns one entry per item, in order: the subscriptions an event is new
         for, or None for an item that is not an :class:`Event` (a reply, a
         heartbeat comment). Same results as calling :meth:`receive_event` item
-        by item; the usual case (a new event, no anchor, nothing catching up)
-        runs inline with the session's state held in locals.
+        by item (it is :meth:`route_events`, flattened).
         """
-        if not self._first_seq:
-            return [self.receive_event(i) if type(i) is Event else None for i in items]
         out: list[tuple[Subscription, ...] | None] = []
-        append = out.append
-        cap, grow_at = self._cap, self._grow_at
-        w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
-        routes, root_routes = self._routes, self._root_routes
-        observe = self.runs.observe
+        for targets, group in self.route_events(items):
+            if targets is None:
+                out.append(None)
+            else:
+                out += [targets] * len(group)
+        return out
+
+    def route_events(
+        self, items: Iterable[object]
+    ) -> Iterator[tuple[tuple[Subscription, ...] | None, list[Any]]]:
+        """Take ``items`` in order, yielding them in dispatch groups: ``(targets, group)``.
+
+        A group is a run of consecutive events with the same targets (what
+        :meth:`receive_event` returns for each: the subscriptions it is new
+        for, empty to drop it), none of which changes the run state
+        (:data:`RUN_STATE_METHODS`): such an event is a group of its own, and
+        so is an item that is not an :class:`Event` (a reply, a heartbeat),
+        with targets None. Lazy: a group is handed out once the next event
+        shows where it ends, and an event that changes the run state, or that
+        takes the slow path, is taken only after the groups before it were
+        handed out. So a caller that dispatches each group before it asks for
+        the next never sees the run state ahead of what it dispatched (the
+        last seq may be, by the group and one event), and a
+        :class:`ReplayMismatch` comes after every group before it. The usual
+        case (a new event, no anchor, nothing catching up) runs inline with
+        the session's state held in locals, read again after each yield.
+        """
+        group: list[Any] = []
+        group_targets: tuple[Subscription, ...] | None = None
+        receive = self.receive_event
         tracked = _TRACKED
         event_type = Event
-        last = self.last_seq
-        inline = self._plain and not self._catching_up
+        inline, last, cap, grow_at, w_seq, w_id, w_channel, routes, root_routes = self._inline()
         for item in items:
-            if type(item) is not event_type:
-                append(None)
-                continue
-            # One unpacking rather than five subscripts (measured: 13% of this loop).
-            method, channel, namespace, _data, seq, event_id, _ts, _node, _extra = item
-            if inline and seq is not None and seq > last:
-                last = seq
-                if seq >= grow_at:
-                    self._grow()
-                    cap, grow_at = self._cap, self._grow_at
-                    w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
-                slot = seq % cap
-                w_seq[slot] = seq
-                w_id[slot] = event_id
-                w_channel[slot] = channel
-                if method in tracked:
+            if type(item) is event_type:
+                # One unpacking rather than five subscripts (measured: 13% of this loop).
+                method, channel, namespace, _data, seq, event_id, _ts, _node, _extra = item
+                if inline and seq is not None and seq > last and method not in tracked:
+                    # New, and no run state: it cannot fail, and can join the group.
+                    last = seq
+                    if seq >= grow_at:
+                        self._grow()
+                        cap, grow_at = self._cap, self._grow_at
+                        w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
+                    slot = seq % cap
+                    w_seq[slot] = seq
+                    w_id[slot] = event_id
+                    w_channel[slot] = channel
+                    targets = (
+                        routes.get((channel, namespace)) if namespace else root_routes.get(channel)
+                    )
+                    if targets is None:
+                        self.last_seq = last
+                        targets = self._route(item)
+                    if targets is group_targets:
+                        group.append(item)
+                        continue
                     self.last_seq = last
-                    observe(item)
-                targets = (
-                    routes.get((channel, namespace)) if namespace else root_routes.get(channel)
-                )
-                if targets is None:
+                    if group:
+                        yield group_targets, group
+                    group, group_targets = [item], targets
+                else:
+                    # Run state, or the slow path (which may raise): the group first.
                     self.last_seq = last
-                    targets = self._route(item)
-                append(targets)
-                continue
-            self.last_seq = last
-            append(self.receive_event(item))
-            # The slow path may have changed anything: read the state again.
-            last = self.last_seq
-            inline = self._plain and not self._catching_up
-            cap, grow_at = self._cap, self._grow_at
-            w_seq, w_id, w_channel = self._w_seq, self._w_id, self._w_channel
+                    if group:
+                        yield group_targets, group
+                    targets = receive(item)
+                    if method in tracked:
+                        group, group_targets = [], None
+                        yield targets, [item]
+                    else:
+                        group, group_targets = [item], targets
+            else:
+                self.last_seq = last
+                if group:
+                    yield group_targets, group
+                group, group_targets = [], None
+                yield None, [item]
+            # Whoever ran meanwhile, or the slow path, may have changed anything.
+            inline, last, cap, grow_at, w_seq, w_id, w_channel, routes, root_routes = self._inline()
         self.last_seq = last
-        return out
+        if group:
+            yield group_targets, group
+
+    def _inline(self) -> tuple[Any, ...]:
+        """The state :meth:`route_events` holds in locals, and whether its inline path applies."""
+        return (
+            self._plain and not self._catching_up and bool(self._first_seq),
+            self.last_seq,
+            self._cap,
+            self._grow_at,
+            self._w_seq,
+            self._w_id,
+            self._w_channel,
+            self._routes,
+            self._root_routes,
+        )

@@ -25,6 +25,7 @@ from adapters.helpers import FAST, PLAIN, demo_server, open_thread, server_sessi
 
 from threadwire.adapters import QueueOverflow
 from threadwire.adapters._demo_script import DEMO_ANSWER, DEMO_TEXT
+from threadwire.adapters._feeds import Feed
 
 pytestmark = pytest.mark.anyio
 
@@ -122,17 +123,20 @@ async def test_overflow_raise_gives_the_queued_items_then_queue_overflow(transpo
     assert snapshots[-1] == output
 
 
+@pytest.mark.parametrize("max_queue_size", [1, 16])
 async def test_a_full_feed_holds_the_event_back_from_no_other_subscription(
-    transport: str,
+    transport: str, max_queue_size: int
 ) -> None:
-    """Two loops on the same channels, feeds of size 1, one slow: both get every event.
+    """Two loops on the same channels, small feeds, one slow: both get every event.
 
-    The pump hands an event to its sinks in turn and waits at the first full feed;
-    the sinks after it must still get that event, once, and in order.
+    The pump hands a run of events to its sinks at once while both feeds have
+    room for all of it, and otherwise event by event, in turn, waiting at the
+    first full feed; the sinks after it must still get that event, once, and in
+    order.
     """
     async with (
         demo_server() as server,
-        open_thread(server.url, transport, max_queue_size=1) as thread,
+        open_thread(server.url, transport, max_queue_size=max_queue_size) as thread,
     ):
         await thread.run.start(input=FAST)
         got: dict[str, list[int | None]] = {"slow": [], "fast": []}
@@ -150,3 +154,15 @@ async def test_a_full_feed_holds_the_event_back_from_no_other_subscription(
         log = server.registry.threads[thread.thread_id].log
     expected = [e.seq for e in log.entries(None) if e.key[0] in ("messages", "lifecycle")]
     assert got["slow"] == got["fast"] == expected
+
+
+def test_a_feed_takes_a_run_of_items_only_when_it_has_room_for_all() -> None:
+    feed: Feed[int] = Feed(max_queue_size=4)
+    assert feed.offer(0)
+    assert feed.has_room(3) and not feed.has_room(4)
+    assert not feed.offer_all([1, 2, 3, 4])  # nothing queued
+    assert feed.offer_all([1, 2, 3])
+    assert not feed.has_room(1) and not feed.offer_all([4])
+    assert [feed.take() for _ in range(4)] == [0, 1, 2, 3]
+    feed.finish()
+    assert not feed.has_room(1) and not feed.offer_all([5])  # ended: never queued again

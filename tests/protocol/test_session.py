@@ -460,12 +460,13 @@ def test_receive_events_matches_one_by_one() -> None:
 
 
 @pytest.mark.parametrize("window", [10, 100, 10_000])
-def test_window_grows_with_the_stream_and_stays_bounded(window: int) -> None:
+@pytest.mark.parametrize("method", ["values", "updates"])  # run state or not: two paths
+def test_window_grows_with_the_stream_and_stays_bounded(window: int, method: str) -> None:
     """The window starts small, grows as the stream gets longer, never past its size,
     and still spots a replayed seq that carries another event."""
-    one, _ = opened(F(["values"]), limits=Limits(dedup_window=window))
-    many, _ = opened(F(["values"]), limits=Limits(dedup_window=window))
-    events = values(*range(1, 1001))
+    one, _ = opened(F([method]), limits=Limits(dedup_window=window))
+    many, _ = opened(F([method]), limits=Limits(dedup_window=window))
+    events = [ev(method, seq=seq) for seq in range(1, 1001)]
     for event in events:
         one.receive_event(event)
     many.receive_event(events[0])
@@ -473,25 +474,82 @@ def test_window_grows_with_the_stream_and_stays_bounded(window: int) -> None:
     for session in (one, many):
         assert session._cap <= window  # private, checked on purpose
         assert len(session._window_items()) == min(window, 1000)
-        assert session._seen(1000) == (events[-1].event_id, "values")
+        assert session._seen(1000) == (events[-1].event_id, method)
         with pytest.raises(ReplayMismatch):
-            session.receive_event(ev("values", seq=1000, event_id="another"))
+            session.receive_event(ev(method, seq=1000, event_id="another"))
+
+
+def test_route_events_groups_runs_of_events_with_the_same_targets() -> None:
+    session, (a, b) = opened(F(["updates", "values"]), F(["messages"]))
+    first = ev("updates", seq=1)
+    session.receive_event(first)
+    reply = CommandSuccess(id=1, result={})
+    batch: list[object] = [
+        first,  # known: dropped, and dropped ones group together
+        first,
+        *[ev("messages", seq=n) for n in (2, 3, 4)],
+        *[ev("updates", seq=n) for n in (5, 6)],
+        ev("values", seq=7),  # run state: alone
+        ev("updates", seq=8),
+        reply,
+        "a heartbeat",
+        ev("updates", seq=9),
+        ev("updates", seq=10),
+    ]
+    seen: list[tuple[list[int] | None, list[Any]]] = []
+    for targets, group in session.route_events(batch):
+        # Lazy: a run-state event is taken after the groups before it were handed out.
+        taken = batch.index(group[0]) >= 7
+        assert session.runs.last_values == (batch[7].data if taken else None)
+        seen.append((None if targets is None else ids(targets), group))
+    assert (
+        seen
+        == [
+            ([], batch[0:1]),  # the slow path (a known event) comes alone
+            ([], batch[1:2]),
+            ([b.id], batch[2:5]),
+            ([a.id], batch[5:7]),
+            ([a.id], batch[7:8]),
+            ([a.id], batch[8:9]),
+            (None, [reply]),
+            (None, ["a heartbeat"]),
+            ([a.id], batch[11:13]),
+        ]
+    )
+
+
+def test_route_events_raises_a_mismatch_after_the_groups_before_it() -> None:
+    session, (a,) = opened(F(["updates"]))
+    session.receive_events([ev("updates", seq=n) for n in (1, 2)])
+    groups = session.route_events(
+        [
+            ev("updates", seq=3),
+            ev("updates", seq=4),
+            ev("updates", seq=2, event_id="another"),
+            ev("updates", seq=5),
+        ]
+    )
+    assert next(groups) == ((a,), [ev("updates", seq=3), ev("updates", seq=4)])
+    with pytest.raises(ReplayMismatch):
+        next(groups)
+    assert session.last_seq == 4
 
 
 @given(st.lists(st.integers(min_value=1, max_value=30), max_size=40), st.integers(0, 5))
 def test_receive_events_property(seqs: list[int], split: int) -> None:
     """Any batching gives the same targets and state as one call per event."""
+    methods = ["lifecycle", "values", "updates", "messages", "messages"]
     events = [
         ev(
-            "values" if s % 3 else "lifecycle",
-            {"event": "running"} if s % 3 == 0 else {},
+            methods[s % 5],
+            {"event": "running"} if s % 5 == 0 else {},
             seq=s,
             event_id=f"e{s}",
         )
         for s in seqs
     ]
-    one, _ = opened(F(["values"]))
-    many, _ = opened(F(["values"]))
+    one, _ = opened(F(["values", "messages"]), F(["messages"], [["child"]]))
+    many, _ = opened(F(["values", "messages"]), F(["messages"], [["child"]]))
     expected = []
     for event in events:
         try:
