@@ -15,7 +15,8 @@ an all-channels raw subscription that ends with the run, by:
   lifecycle watcher stream open, as it always does);
 * **lean**: an anyio socket, the request written by hand, the body split on
   blank lines and each ``data:`` line ``orjson``-decoded, nothing else (on
-  both backends): the least any client must do.
+  both backends): the least any client must do. It reads as much at a time
+  as ours reads during a backlog (``READ_SIZE``).
 
 The clock runs from opening the thread stream (the socket for lean) to the
 run's last event; client objects are made before it. Every side must count
@@ -80,6 +81,7 @@ from _common import (
 )
 
 from threadwire.adapters import connect
+from threadwire.adapters._net import READ_SIZE
 from threadwire.protocol import ALL_CHANNELS
 
 HAVE_SDK = importlib.util.find_spec("langgraph_sdk") is not None
@@ -159,7 +161,7 @@ async def lean(
                 count += 1
             if count >= events:
                 break
-            buffer += await stream.receive(65536)
+            buffer += await stream.receive(READ_SIZE)  # as large as ours may be
         elapsed = time.perf_counter() - start
     finally:
         await stream.aclose()

@@ -20,7 +20,7 @@ from ._errors import ConnectError, ConnectTimeout, NetworkError
 
 __all__ = ["open_stream", "map_network_errors", "default_ssl_context", "read_chunk", "ReadSize"]
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 128 * 1024
 """The most one read asks for."""
 SMALL_READ_SIZE = 16 * 1024
 """What a :class:`ReadSize` asks for while reads come back short."""
@@ -32,17 +32,20 @@ class ReadSize:
     A read's bytes become decoded events, several times their size, that wait
     in memory until their consumer runs; with a thousand open streams the
     scheduler may run many reads before their consumers. So a stream reads
-    16 KB at a time, and 64 KB once four reads in a row brought 16 KB or
+    16 KB at a time, and 128 KB once four reads in a row brought 16 KB or
     more: a sustained backlog (a replay, a catch-up), where the larger read
     saves work per event. A read that brings less than 16 KB ends the backlog
-    (not one that merely fills less than 64 KB: loopback reads often stop
-    short of that in the middle of a backlog).
+    (not one that merely fills less than the large size: loopback reads often
+    stop short of it in the middle of a backlog).
 
-    Measured: bench/end_to_end.py on trio, 352k events/s reading 64 KB
-    against 320k when a backlog fell back to 16 KB reads. bench/many_threads.py
-    (1,000 streams), resident memory per stream: 104-129 KB on asyncio and
-    119-174 KB on trio with this policy, 105-137 KB and 145-174 KB with 64 KB
-    reads; identical runs differ about as much as the two policies do.
+    Measured (bench/end_to_end.py, trio, where a read costs the most): 128 KB
+    backlog reads took 1.29-1.33x the lean reader's time against 1.35-1.41x
+    with 64 KB (on trio about half of the 64 KB reads came back with 28 KB);
+    256 KB did no better than 128 KB. bench/many_threads.py (1,000 streams of
+    200 events) seldom reaches a backlog: resident memory per stream was
+    104-129 KB on asyncio and 119-174 KB on trio with 16 KB reads, 105-137 KB
+    and 145-174 KB with 64 KB reads throughout; identical runs differ about as
+    much as those policies do.
     """
 
     __slots__ = ("_full_reads", "size")

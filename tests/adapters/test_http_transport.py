@@ -53,7 +53,7 @@ from support.proxy import running_proxy
 
 from threadwire.adapters import PoolExhausted, RetriesExhausted, connect
 from threadwire.adapters._demo_script import DEMO_ANSWER
-from threadwire.adapters._net import ReadSize, read_chunk
+from threadwire.adapters._net import READ_SIZE, SMALL_READ_SIZE, ReadSize, read_chunk
 from threadwire.protocol import Backoff, CommandError, HTTPStatusError, StateGet
 
 pytestmark = pytest.mark.anyio
@@ -452,8 +452,9 @@ class _ScriptedStream:
 
 
 async def test_event_stream_reads_small_until_a_sustained_backlog() -> None:
-    """16 KB reads; 64 KB after four of 16 KB in a row; 16 KB again after one of less."""
-    small, large = 16 * 1024, 64 * 1024
+    """16 KB reads; 128 KB after four of 16 KB in a row; 16 KB again after one of less."""
+    small, large = SMALL_READ_SIZE, READ_SIZE
+    assert (small, large) == (16 * 1024, 128 * 1024)
     stream = _ScriptedStream([small, 10, small, small, small, small, 20000, large, 5, 1, -1])
     size = ReadSize()
     got = [len(await read_chunk(stream, size)) for _ in range(11)]  # type: ignore[arg-type]
