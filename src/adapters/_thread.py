@@ -96,6 +96,7 @@ class _SinkLoop(AsyncIterator[Any]):
         self._filter = stream_filter
         self._history = history
         self._sink: Sink | None = None
+        self._take: Callable[[], Any] | None = None  # the sink's feed's take, once there is one
         self._subs: list[Subscription] = []
         self._done = False
 
@@ -103,9 +104,9 @@ class _SinkLoop(AsyncIterator[Any]):
         return self
 
     async def __anext__(self) -> Any:
-        sink = self._sink
-        if sink is not None:
-            item = sink.feed.take()  # queued items need no second coroutine
+        take = self._take
+        if take is not None:
+            item = take()  # queued items need no second coroutine
             if item is not EMPTY:
                 return item
         if self._done:
@@ -124,6 +125,7 @@ class _SinkLoop(AsyncIterator[Any]):
         await thread._ensure_pump_soon()
         sink = self._make_sink()
         self._sink = sink
+        self._take = sink.feed.take
         session = thread.session
         self._subs.append(session.subscribe(self._filter, history=self._history))
         if not self._filter.matches("lifecycle", ()):
