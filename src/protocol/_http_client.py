@@ -28,6 +28,7 @@ import attrs
 import h11
 import orjson
 
+from ._chunked import ChunkedBody
 from ._codec import decode_object, dumps
 from ._errors import (
     HTTPStatusError,
@@ -143,7 +144,9 @@ class EventStreamExchange:
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.limits = limits
-        self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_header_size)
+        self._conn: h11.Connection | None = h11.Connection(
+            h11.CLIENT, max_incomplete_event_size=limits.max_header_size
+        )
         self._decoder = EventStreamDecoder(limits=limits)
         self._body = dumps(dict(body))
         self._target = thread_path(endpoint, thread_id, *path.split("/"))
@@ -154,6 +157,8 @@ class EventStreamExchange:
         self._error_body: _ErrorBody | None = None
         self._ended = False
         self._sent = False
+        self._chunks: ChunkedBody | None = None
+        self._input_closed = False  # b"" was fed (checked once the body is ours)
 
     @property
     def head(self) -> ResponseHead | None:
@@ -165,20 +170,38 @@ class EventStreamExchange:
         if self._sent:
             raise LocalProtocolError("the event-stream request was already sent")
         self._sent = True
+        conn = self._conn
+        assert conn is not None  # let go only once the response head arrived
         request = h11.Request(method="POST", target=self._target, headers=self._headers)
         return (
-            (self._conn.send(request) or b"")
-            + (self._conn.send(h11.Data(data=self._body)) or b"")
-            + (self._conn.send(h11.EndOfMessage()) or b"")
+            (conn.send(request) or b"")
+            + (conn.send(h11.Data(data=self._body)) or b"")
+            + (conn.send(h11.EndOfMessage()) or b"")
         )
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed it."""
-        _h11_receive(self._conn, data)
-        self._pump(eof=not data)
-
-    def _pump(self, *, eof: bool) -> None:
         conn = self._conn
+        if conn is None:  # a chunked body, which is ours to decode
+            self._receive_chunked(data)
+            return
+        _h11_receive(conn, data)
+        self._pump(conn, eof=not data)
+
+    def _receive_chunked(self, data: bytes) -> None:
+        chunks = self._chunks
+        assert chunks is not None
+        if self._input_closed:
+            raise LocalProtocolError("cannot receive more data: the end of input was fed")
+        self._input_closed = not data
+        if not self._ended:
+            body = chunks.feed(data)
+            if body:
+                self._items.extend(self._decoder.feed(body))
+            if chunks.done:
+                self._on_end()
+
+    def _pump(self, conn: h11.Connection, *, eof: bool) -> None:
         while True:
             event = _next_h11(conn, eof=eof)
             kind = type(event)
@@ -191,6 +214,19 @@ class EventStreamExchange:
                 return
             elif kind is h11.Response:
                 self._on_head(event)
+                if self._head is not None and "transfer-encoding" in self._head.headers:
+                    # A chunked event stream: the body is ours from here (see _chunked).
+                    self._chunks = ChunkedBody(max_line=self.limits.max_header_size)
+                    rest, closed = conn.trailing_data
+                    # h11 parses a head in the call that completes it: no end of
+                    # input can have come after it yet.
+                    assert not closed
+                    # Let h11 go: it would keep those bytes (a read's worth) as long
+                    # as the stream lasts.
+                    self._conn = None
+                    if rest:
+                        self._receive_chunked(bytes(rest))
+                    return
             elif kind is h11.EndOfMessage:
                 self._on_end()
                 return

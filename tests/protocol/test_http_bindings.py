@@ -643,6 +643,17 @@ def test_the_stream_head_and_items_one_at_a_time() -> None:
         exchange.receive_data(b"more")
 
 
+def test_a_stream_with_a_content_length_goes_through_h11_to_its_end() -> None:
+    exchange = EventStreamExchange(HTTP, THREAD, {"channels": ["values"]})
+    exchange.request_data()
+    exchange.receive_data(http_response(200, EV1 + EV2, framing="length"))
+    assert [type(item) for item in exchange.events()] == [ResponseHead, Event, Event]
+    assert exchange.ended
+    exchange.receive_data(b"")
+    with pytest.raises(LocalProtocolError, match="cannot receive more data"):
+        exchange.receive_data(b"more")
+
+
 def test_an_error_is_not_turned_into_a_truncation_by_the_end_of_input() -> None:
     exchange = EventStreamExchange(HTTP, THREAD, {"channels": ["values"]})
     exchange.request_data()
