@@ -1082,6 +1082,30 @@ async def test_keep_alive_and_connection_close() -> None:
 def test_serve_rejects_a_buffer_size_below_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["serve", "--buffer-size", "0"]) == 2
     assert "--buffer-size must be at least 1" in capsys.readouterr().err
+    assert cli_main(["serve", "--gc-threshold", "-1"]) == 2
+    assert "--gc-threshold must be 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "thresholds"),
+    [
+        ([], [(50_000, 20, 20)]),
+        (["--gc-threshold", "1234"], [(1234, 20, 20)]),
+        (["--gc-threshold", "0"], []),
+    ],
+)
+def test_serve_sets_the_collector_thresholds_of_its_process(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], thresholds: list[tuple[int, ...]]
+) -> None:
+    import gc
+
+    from threadwire.adapters import _cli_serve
+
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *args: calls.append(args))
+    monkeypatch.setattr(_cli_serve.anyio, "run", lambda *args, **kwargs: None)
+    assert cli_main(["serve", *argv]) == 0
+    assert calls == thresholds
 
 
 async def test_failures_end_a_request_or_a_run_not_the_server(
