@@ -304,9 +304,12 @@ class SSEParser:
         tiling = checked
         while pos < end:
             if not self._data and self._event_type is None:
-                if tiling:
-                    tiling = False  # once per read: what follows a miss is no tiling either
+                # Where a block starts: after a heartbeat too, but not again in this
+                # read after a miss (what follows it would not tile either).
+                if tiling and text.startswith(b"event: ", pos):
+                    start = pos
                     pos = self._scan_tiled(text, pos, end, cr_free)
+                    tiling = pos != start
                     if pos >= end:
                         return
                 # Between events: take canonical blocks while there are some.
@@ -354,13 +357,13 @@ class SSEParser:
     def _scan_tiled(self, text: bytes, pos: int, end: int, cr_free: bool) -> int:
         """Take ``text[pos:end]``'s whole blocks if they are all server blocks.
 
-        Returns where the rest begins: ``pos`` when the blocks do not tile (a
-        comment among them, another framing), the end of the last blank line
-        when they do. Only called between events (``pos`` starts a line), on a
-        read within the limits (the tiles are not checked against them).
+        Returns where the rest begins: ``pos`` when the blocks do not tile
+        (another field among them, another framing), else the end of the last
+        blank line before the first comment (a heartbeat), or of the read's
+        last blank line. Only called between events, where ``event:`` starts a
+        line, on a read within the limits (the tiles are not checked against
+        them).
         """
-        if not text.startswith(b"event: ", pos):
-            return pos  # a heartbeat, say: no sign of a framing that does not tile
         misses = self._tile_misses
         if misses >= _TILE_TRIES and misses % _TILE_RETRY:
             self._tile_misses = misses + 1  # a framing that does not tile: try now and then
@@ -374,6 +377,9 @@ class SSEParser:
         stop = text.rfind(blank, pos, end) + len(blank)
         if stop < len(blank):
             return pos  # no block ends in this read
+        comment = text.find(blank + b":", pos, stop)
+        if comment >= 0:
+            stop = comment + len(blank)  # up to a heartbeat; the line path takes it
         found = tile.findall(text, pos, stop)
         if not found or text.count(b"\n", pos, stop) != 4 * len(found):
             self._tile_misses = misses + 1

@@ -401,12 +401,24 @@ def test_data_only_hands_out_a_read_of_server_blocks_as_one_run(newline: bytes) 
 
 def test_a_read_that_does_not_tile_is_parsed_line_by_line() -> None:
     parser = SSEParser(data_only=True)
-    parser.receive_data(server_blocks(1, b"\n") + b": hb\n\n" + server_blocks(1, b"\n", 2))
+    parser.receive_data(server_blocks(1, b"\n") + b"retry: 5\n\n" + server_blocks(1, b"\n", 2))
+    assert parser.raw_events() == [(b"values", b'{"n":1}', b"1"), (b"values", b'{"n":2}', b"2")]
+    assert parser.reconnection_time == 5
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_heartbeats_among_server_blocks_split_the_runs(newline: bytes) -> None:
+    parser = SSEParser(data_only=True)
+    hb = b": hb" + newline * 2
+    parser.receive_data(server_blocks(2, newline) + hb + hb + server_blocks(2, newline, 3) + hb)
     assert parser.raw_events() == [
-        (b"values", b'{"n":1}', b"1"),
+        [b'{"n":1}', b'{"n":2}'],
         C("hb"),
-        (b"values", b'{"n":2}', b"2"),
+        C("hb"),
+        [b'{"n":3}', b'{"n":4}'],
+        C("hb"),
     ]
+    assert parser.last_event_id == "4"
 
 
 def test_tiling_is_tried_less_often_after_reads_that_do_not_tile() -> None:
@@ -423,6 +435,13 @@ def test_tiling_is_tried_less_often_after_reads_that_do_not_tile() -> None:
             parser.raw_events()
     # Four misses in a row, then one try in 64 reads (the 64th miss): the read at 64.
     assert runs == [(10, False), (63, False), (64, True), (65, True)]
+
+
+def test_a_read_that_starts_with_a_heartbeat_tiles_after_it() -> None:
+    """The real server's live streams begin with a heartbeat, often in the same read."""
+    parser = SSEParser(data_only=True)
+    parser.receive_data(b": heartbeat\r\n\r\n" + server_blocks(3, b"\r\n"))
+    assert parser.raw_events() == [C("heartbeat"), [b'{"n":1}', b'{"n":2}', b'{"n":3}']]
 
 
 def test_reads_of_heartbeats_do_not_count_against_tiling() -> None:
