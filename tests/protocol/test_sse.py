@@ -214,6 +214,13 @@ CASES = [
         retry=7,
     ),
     SSECase(
+        "a field line, then a heartbeat, between server blocks",
+        b"event: a\ndata: 1\nid: 1\n\nretry: 7\n\n: hb\n\nevent: b\ndata: 2\nid: 2\n\n",
+        [M("1", "a", "1"), C("hb"), M("2", "b", "2")],
+        "2",
+        retry=7,
+    ),
+    SSECase(
         "a data line before a server block's lines",
         b"data: 0\nevent: b\ndata: 2\nid: 2\n\nevent: c\ndata: 3\nid: 3\n\n",
         [M("0\n2", "b", "2"), M("3", "c", "3")],
