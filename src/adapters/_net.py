@@ -174,7 +174,7 @@ async def _connect_ip(family: socket.AddressFamily, host: str, port: int) -> Byt
 
 
 async def read_chunk(stream: ByteStream, size: ReadSize | None = None) -> bytes:
-    """Read up to 64 KB (or what ``size`` says, updating it); ``b""`` at the end of the stream."""
+    """Read up to READ_SIZE, or what ``size`` says (updating it); ``b""`` at the end."""
     with map_network_errors():
         try:
             data = await stream.receive(READ_SIZE if size is None else size.size)

@@ -127,7 +127,7 @@ _FastPathMiss = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeErro
 def decode_message(raw: bytes | str) -> Message:
     """Decode one message (see the module docstring)."""
     out: list[Message] = []
-    decode_data_fields(((None, raw, None),), out)
+    _decode_data(raw, out)
     return out[0]
 
 

@@ -63,6 +63,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from adapters.helpers import FAST, PLAIN
 from langgraph_sdk import get_client
 
 from threadwire.adapters._demo_script import (
@@ -90,8 +91,6 @@ pytestmark = pytest.mark.anyio
 TIMEOUT = 20.0
 """Seconds any one test may take (each is well under a second when it passes)."""
 
-PLAIN: dict[str, Any] = {"interrupt": False}
-FAST: dict[str, Any] = {"tools": False, "subagents": False, "custom": False, "interrupt": False}
 
 ALL_CHANNELS = [
     "values",

@@ -47,6 +47,7 @@ import anyio.abc
 import h11
 import httpx
 import pytest
+from adapters.helpers import FAST, PLAIN
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -69,8 +70,6 @@ TIMEOUT = 10.0
 HEARTBEAT = 0.05
 """The test servers' heartbeat: an idle SSE stream says so this soon after its replay."""
 
-PLAIN: dict[str, Any] = {"interrupt": False}
-FAST: dict[str, Any] = {"tools": False, "subagents": False, "custom": False, "interrupt": False}
 ALL = [
     "values",
     "updates",
