@@ -65,6 +65,7 @@ class Feed(Generic[T]):
         self._writable: anyio.Event | None = None
         self._reader_waits = False
         self._writer_waits = False
+        self._reader_parked = False  # waiting in wait(): it takes over a read when poked
         self._done = False
         self._error: BaseException | None = None
         self._consumer_gone = False
@@ -152,6 +153,33 @@ class Feed(Generic[T]):
         self._writer_waits = False
         assert self._writable is not None
         self._writable.set()
+
+    @property
+    def parked(self) -> bool:
+        """Whether the consumer waits in :meth:`wait` (so :meth:`poke` wakes it)."""
+        return self._reader_parked
+
+    async def wait(self) -> None:
+        """Wait until an item is queued, the feed ends, or :meth:`poke` is called.
+
+        For a consumer that takes items with :meth:`take` and checks for work of
+        its own after each wake-up (see :meth:`EventPump.run_handoff`).
+        """
+        if self._items or self._done:
+            return
+        self._readable = readable = anyio.Event()
+        self._reader_waits = True
+        self._reader_parked = True
+        try:
+            await readable.wait()
+        finally:
+            self._reader_waits = False
+            self._reader_parked = False
+
+    def poke(self) -> None:
+        """Wake a consumer parked in :meth:`wait` without queueing anything."""
+        if self._reader_waits:
+            self._wake_reader()
 
     def take(self) -> T | Empty:
         """The next queued item without awaiting, or :data:`EMPTY` when none is queued.

@@ -22,9 +22,10 @@ slow consumer slows the read (backpressure) and nothing is lost. The pump:
 
 from __future__ import annotations
 
+import enum
 import random
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Final, NamedTuple, Protocol
 
 import anyio
 
@@ -47,13 +48,53 @@ from threadwire.protocol._errors import HTTPStatusError, StreamTruncated
 from ._errors import NetworkError, RetriesExhausted, StreamIdle, TransportError
 from ._streams import SSEConnection, WSConnection
 
-__all__ = ["EventPump"]
+__all__ = ["EventPump", "Helper"]
 
 Dispatch = Callable[[list[Event], tuple[Any, ...]], "Awaitable[None] | None"]
 """Hands events, in order, to their consumers: None when done at once, else an awaitable
 for the rest. The events share one targets tuple (the session's routing of each), and an
 event that changes the session's run state (:data:`RUN_STATE_METHODS`) comes alone."""
 Opener = Callable[[StreamRequest], Awaitable[SSEConnection | WSConnection]]
+
+
+class Helper(Protocol):
+    """A consumer waiting for events that can take over the decoding of a read."""
+
+    def poke(self) -> None:
+        """Wake the consumer: it calls :meth:`EventPump.run_handoff` first thing."""
+
+
+class _Ended(enum.Enum):
+    ENDED = "ENDED"
+
+
+_ENDED: Final = _Ended.ENDED
+"""The response ended (the read brought its last bytes)."""
+
+
+class _Blocked(NamedTuple):
+    """A dispatch that must wait (``rest``), then the groups after it (``routes``)."""
+
+    rest: Awaitable[None]
+    routes: Iterator[tuple[Any, list[Any]]]
+
+
+class _Raise(NamedTuple):
+    """An error raised while a consumer took over a read: the pump raises it."""
+
+    error: Exception
+
+
+def _close(awaitable: Awaitable[None]) -> None:
+    """Close a coroutine that will not be awaited now (no "never awaited" warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+_Settled = tuple[Failure, BaseException] | _Ended | None
+"""How a read went: all dispatched (None), a failure to act on, or the end."""
+_Outcome = _Settled | _Blocked | _Raise
 
 
 class EventPump:
@@ -70,6 +111,7 @@ class EventPump:
         run_finished: Callable[[], bool],
         backoff: Backoff,
         watchdog: IdleWatchdog,
+        find_helper: Callable[[], Helper | None] = lambda: None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._session = session
@@ -81,6 +123,10 @@ class EventPump:
         self._backoff = backoff
         self._watchdog = watchdog
         self._jitter = jitter
+        self._find_helper = find_helper
+        self._handoff: tuple[SSEConnection, bytes] | None = None
+        self._handed_back: anyio.Event | None = None
+        self._outcome: _Outcome = None
         self._reopen = anyio.Event()
         self.connection: SSEConnection | WSConnection | None = None
         self.connected = anyio.Event()
@@ -219,12 +265,21 @@ class EventPump:
             now = anyio.current_time()
             deadline = now + max(self._watchdog.remaining(now, conn.last_activity), 0)
             items: list[Any] | None = None
+            data: bytes | None = None
             # One cancel scope per read: its deadline is the idle watchdog, and
             # request_reopen cancels it (a dispatch in progress is never cut).
             try:
                 with anyio.CancelScope(deadline=deadline) as scope:
                     self._receive_scope = scope
-                    items = await conn.receive()
+                    if isinstance(conn, SSEConnection):
+                        items = conn.ready()
+                        if not items:
+                            if conn.ended:
+                                items = None
+                            else:
+                                data = await conn.read()
+                    else:
+                        items = await conn.receive()
             except (TransportError, OSError, StreamTruncated) as exc:
                 return Failure.network(str(exc)), exc
             except ReplayMismatch as exc:
@@ -237,20 +292,90 @@ class EventPump:
                 return Failure.idle(self._watchdog.timeout), StreamIdle(
                     f"no data for {self._watchdog.timeout} s"
                 )
-            if items is None:
-                if isinstance(conn, WSConnection) and conn.closed is not None:
-                    return Failure.ws_close(conn.closed.code, conn.closed.reason), NetworkError(
-                        f"WebSocket closed ({conn.closed.code} {conn.closed.reason})"
-                    )
-                return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
-                    "the event stream ended"
-                )
-            failed = await self._dispatch_items(items)
-            if failed is not None:
-                return failed
+            if data is not None:
+                assert isinstance(conn, SSEConnection)
+                outcome = await self._take_read(conn, data)
+            elif items is None:
+                outcome = _ENDED
+            else:
+                outcome = await self._settle(self._route(self._session.route_events(items)))
+            if outcome is _ENDED:
+                return self._ended(conn)
+            if outcome is not None:
+                return outcome
 
-    async def _dispatch_items(self, items: list[Any]) -> tuple[Failure, BaseException] | None:
-        """Take one read's items through the session, then to dispatch, in order.
+    def _ended(self, conn: SSEConnection | WSConnection) -> tuple[Failure, BaseException]:
+        if isinstance(conn, WSConnection) and conn.closed is not None:
+            return Failure.ws_close(conn.closed.code, conn.closed.reason), NetworkError(
+                f"WebSocket closed ({conn.closed.code} {conn.closed.reason})"
+            )
+        return Failure.clean_end(run_finished=self._run_finished()), NetworkError(
+            "the event stream ended"
+        )
+
+    async def _take_read(self, conn: SSEConnection, data: bytes) -> _Settled:
+        """Decode and dispatch one read's bytes: in a consumer's task if one waits.
+
+        A consumer that waits for events (:meth:`Helper.poke`) does the work as
+        soon as it runs, and then takes its events at once. Done here instead,
+        the decoded events would wait for that consumer until the scheduler
+        got round to it, after every other task that was ready: with a
+        thousand open streams, a read's worth of events for each (measured:
+        bench/many_threads.py). The pump waits meanwhile, so reads and
+        dispatches stay in order.
+        """
+        helper = self._find_helper()
+        if helper is None:
+            return await self._settle(self._process(conn, data))
+        self._handoff = (conn, data)
+        self._handed_back = handed_back = anyio.Event()
+        try:
+            helper.poke()
+            await handed_back.wait()
+        except BaseException:
+            leftover, self._outcome = self._outcome, None
+            if type(leftover) is _Blocked:
+                _close(leftover.rest)
+            raise
+        finally:
+            self._handoff = None
+            self._handed_back = None
+        outcome, self._outcome = self._outcome, None
+        if type(outcome) is _Raise:
+            raise outcome.error
+        return await self._settle(outcome)
+
+    def run_handoff(self) -> None:
+        """Decode and dispatch the read the pump handed over, if any, in the calling task.
+
+        Consumers call this when they would wait for events. Whatever happens
+        goes back to the pump (its errors too, raised there), which goes on
+        from it: the caller never waits for anyone here.
+        """
+        handoff = self._handoff
+        if handoff is None:
+            return
+        self._handoff = None
+        try:
+            outcome = self._process(*handoff)
+        except Exception as exc:
+            outcome = _Raise(exc)
+        self._outcome = outcome
+        assert self._handed_back is not None
+        self._handed_back.set()
+
+    def _process(self, conn: SSEConnection, data: bytes) -> _Outcome:
+        """Decode ``data`` and dispatch what it completes, as far as it goes without waiting."""
+        try:
+            items = conn.process(data)
+        except (TransportError, OSError, StreamTruncated) as exc:
+            return Failure.network(str(exc)), exc
+        if items is None:
+            return _ENDED
+        return self._route(self._session.route_events(items))
+
+    def _route(self, routes: Iterator[tuple[Any, list[Any]]]) -> _Outcome:
+        """Dispatch the session's groups, in order, until one must wait (:class:`_Blocked`).
 
         The session hands out events in groups (:meth:`ClientSession.route_events`):
         one call per run of events with the same targets rather than one per
@@ -260,7 +385,7 @@ class EventPump:
         dispatch = self._dispatch
         seen = 0
         try:
-            for targets, group in self._session.route_events(items):
+            for targets, group in routes:
                 if targets is None:  # not an event
                     item = group[0]
                     if type(item) is CommandSuccess or type(item) is CommandFailure:
@@ -271,7 +396,7 @@ class EventPump:
                 seen += len(group)
                 rest = dispatch(group, targets)
                 if rest is not None:
-                    await rest
+                    return _Blocked(rest, routes)
         except ReplayMismatch as exc:
             return Failure.network(str(exc)), exc
         finally:
@@ -282,6 +407,13 @@ class EventPump:
                 self._progressed = True
                 self.events_seen += seen
         return None
+
+    async def _settle(self, outcome: _Outcome) -> _Settled:
+        """Finish the dispatches that had to wait (a full feed, a run's end), in order."""
+        while type(outcome) is _Blocked:
+            await outcome.rest
+            outcome = self._route(outcome.routes)
+        return outcome  # type: ignore[return-value]
 
     async def _subscribe_in_band(self, conn: WSConnection) -> None:
         """Subscribe the union filter on a new socket, resuming after ``since``.

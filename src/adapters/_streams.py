@@ -75,7 +75,7 @@ class SSEConnection:
             await send_all(stream, exchange.request_data())
             with anyio.fail_after(connect_timeout):
                 while exchange.head is None:
-                    data = await read_chunk(stream)
+                    data = await read_chunk(stream, conn._read_size)
                     exchange.receive_data(data)  # raises HTTPStatusError on 4xx/5xx
                     if not data and exchange.head is None:
                         raise NetworkError("connection closed before the response head")
@@ -94,16 +94,36 @@ class SSEConnection:
         """The next items; None after a clean end of the response.
 
         Empty when the bytes read completed no item (part of a large event): the
-        caller's idle watchdog sees the activity at once.
+        caller's idle watchdog sees the activity at once. The same as
+        :meth:`ready` or else :meth:`read` then :meth:`process`, which a caller
+        uses to decode a read in another task than the one that read it.
         """
-        items = self._exchange.events()
+        items = self.ready()
         if items:
             return items
-        if self._exchange.ended or self._done:
-            self._done = True
+        if self.ended:
             return None
+        return self.process(await self.read())
+
+    def ready(self) -> list[Any]:
+        """Items decoded already (those that came with the response head), else ``[]``."""
+        return self._exchange.events()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the response is over: nothing more to read."""
+        if self._exchange.ended:
+            self._done = True
+        return self._done
+
+    async def read(self) -> bytes:
+        """The next bytes of the response, undecoded (``b""`` when the peer closed)."""
         data = await read_chunk(self._stream, self._read_size)
         self.last_activity = anyio.current_time()
+        return data
+
+    def process(self, data: bytes) -> list[Any] | None:
+        """Decode what :meth:`read` returned: the items it completes; None at the end."""
         self._exchange.receive_data(data)
         if not data:
             self._done = True

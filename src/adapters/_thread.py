@@ -45,7 +45,7 @@ from threadwire.protocol import (
 from threadwire.protocol._limits import DEFAULT_LIMITS
 
 from ._errors import CommandTimeout, NetworkError, RunFailed, RunInterrupted, ThreadClosed
-from ._feeds import EMPTY
+from ._feeds import EMPTY, Feed
 from ._handles import Signal
 from ._pump import EventPump
 from ._run_api import AgentAPI, Ended, RunAPI, RunWaiter
@@ -111,12 +111,24 @@ class _SinkLoop(AsyncIterator[Any]):
                 return item
         if self._done:
             raise StopAsyncIteration
+        pump = self._thread._pump
         try:
             if self._sink is None:
                 await self._start()
             assert self._sink is not None
-            return await self._sink.feed.get()
+            feed = self._sink.feed
+            while True:
+                # A read the pump handed over is decoded here, and its events taken
+                # at once (see EventPump._take_read).
+                pump.run_handoff()
+                item = feed.take()
+                if item is not EMPTY:
+                    return item
+                if feed.done:
+                    return await feed.get()  # the end, or the feed's error
+                await feed.wait()
         except BaseException:
+            pump.run_handoff()  # never leave the pump waiting on a loop that is over
             self._finish()  # ended, failed or cancelled: this loop is over
             raise
 
@@ -203,6 +215,7 @@ class ThreadStream:
             run_finished=self._run_finished,
             backoff=reconnect or Backoff(),
             watchdog=IdleWatchdog(timeout=idle_timeout),
+            find_helper=self._find_helper,
             **({"jitter": jitter} if jitter is not None else {}),
         )
         self._tg: Any = None
@@ -296,6 +309,14 @@ class ThreadStream:
             connect_timeout=client.connect_timeout,
             limits=self.limits,
         )
+
+    def _find_helper(self) -> Feed[Any] | None:
+        """A feed whose consumer waits for events: it can decode the next read itself."""
+        for sink in self._sinks.values():
+            feed = sink.feed
+            if feed.parked:
+                return feed
+        return None
 
     def _on_connection(self, conn: SSEConnection | WSConnection | None) -> None:
         if conn is None and self.transport == "websocket":
