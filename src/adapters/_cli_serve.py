@@ -22,6 +22,7 @@ import sys
 import anyio
 
 from ._server import serve
+from ._server_threads import MAX_RUNNING_RUNS
 
 NAME = "serve"
 HELP = "run the reference Agent Server with the scripted demo agent"
@@ -56,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "a since older than that is answered with resume_gap",
     )
     parser.add_argument(
+        "--max-running-runs",
+        type=int,
+        default=MAX_RUNNING_RUNS,
+        metavar="N",
+        help=f"runs that execute at once; the others wait for a slot (default {MAX_RUNNING_RUNS}, "
+        "as the server's N_JOBS_PER_WORKER)",
+    )
+    parser.add_argument(
         "--gc-threshold",
         type=int,
         default=GC_THRESHOLD,
@@ -81,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.buffer_size < 1:
         print("threadwire serve: --buffer-size must be at least 1", file=sys.stderr)
         return 2
+    if args.max_running_runs < 1:
+        print("threadwire serve: --max-running-runs must be at least 1", file=sys.stderr)
+        return 2
     if args.gc_threshold < 0:
         print("threadwire serve: --gc-threshold must be 0 or more", file=sys.stderr)
         return 2
@@ -89,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with serve(
-            args.host, args.port, pace=args.pace, buffer_size=args.buffer_size
+            args.host,
+            args.port,
+            pace=args.pace,
+            buffer_size=args.buffer_size,
+            max_running_runs=args.max_running_runs,
         ) as server:
             # Handlers before the line: a signal sent once it is read stops us cleanly
             # (also when the parent left SIGINT ignored, as shells do for ``&`` jobs).

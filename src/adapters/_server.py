@@ -29,7 +29,9 @@ to :data:`CLOSE_TIMEOUT` for the client's before closing the socket.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import socket
 import sys
 import traceback
 import uuid
@@ -37,7 +39,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, TaskGroup
+from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup
 
 from threadwire.protocol import LimitExceeded, Limits, RemoteProtocolError
 from threadwire.protocol._http_server import HTTPRequest, ServerConnection, split_path
@@ -55,7 +57,13 @@ from threadwire.protocol.producer import (
 
 from ._errors import NetworkError
 from ._net import aclose_quietly, read_chunk, send_all
-from ._server_threads import ASSISTANTS, ThreadHandler, ThreadRecord, ThreadRegistry
+from ._server_threads import (
+    ASSISTANTS,
+    MAX_RUNNING_RUNS,
+    ThreadHandler,
+    ThreadRecord,
+    ThreadRegistry,
+)
 
 __all__ = ["ReferenceServer", "serve"]
 
@@ -106,10 +114,13 @@ class ReferenceServer:
         idle_timeout: float = 120.0,
         heartbeat: float = HEARTBEAT_SECONDS,
         buffer_size: int = 10_000,
+        max_running_runs: int = MAX_RUNNING_RUNS,
     ) -> None:
         self.tg = task_group
         self.limits = limits
-        self.registry = ThreadRegistry(task_group, pace=pace, buffer_size=buffer_size)
+        self.registry = ThreadRegistry(
+            task_group, pace=pace, buffer_size=buffer_size, max_running_runs=max_running_runs
+        )
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
         self.heartbeat = heartbeat
@@ -471,8 +482,54 @@ async def serve(
         server = ReferenceServer(tg, **options)
         server.host = host
         server.port = listener.extra(SocketAttribute.local_port)
-        tg.start_soon(listener.serve, server.handle, tg)
+        for each in listener.listeners:
+            tg.start_soon(_accept_all, each.extra(SocketAttribute.raw_socket), server.handle, tg)
         try:
             yield server
         finally:
             tg.cancel_scope.cancel()
+
+
+_ACCEPT_BATCH = 256
+"""Connections accepted per wake-up at most, before the others get a turn."""
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+async def _accept_all(
+    listening: socket.socket, handle: Callable[[ByteStream], Any], tg: TaskGroup
+) -> None:
+    """Accept every connection that is waiting each time the socket is readable.
+
+    anyio's ``Listener.serve`` accepts one connection per turn of the event
+    loop: under load, a thousand clients connecting at once waited up to
+    1.5 s to be accepted while runs streamed (measured under
+    bench/many_threads.py), and a full backlog drops connections.
+    """
+    listening.setblocking(False)
+    while True:
+        await anyio.wait_readable(listening)
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, _address = listening.accept()
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    raise
+                # Out of descriptors or memory: the connections wait in the
+                # backlog until some close.
+                await anyio.sleep(0.1)
+                break
+            tg.start_soon(_serve_socket, sock, handle)
+
+
+async def _serve_socket(sock: socket.socket, handle: Callable[[ByteStream], Any]) -> None:
+    try:
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stream = await SocketStream.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
+    await handle(stream)

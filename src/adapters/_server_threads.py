@@ -49,12 +49,29 @@ from threadwire.protocol.producer import (
 
 from ._demo_script import DEMO_GRAPH, Fail, Pause, PushPart, WaitForInput, demo_steps
 
-__all__ = ["ThreadRecord", "ThreadRegistry", "ThreadHandler", "now_ms", "ASSISTANTS"]
+__all__ = [
+    "ThreadRecord",
+    "ThreadRegistry",
+    "ThreadHandler",
+    "now_ms",
+    "ASSISTANTS",
+    "MAX_RUNNING_RUNS",
+]
 
 ASSISTANTS = {"demo": DEMO_GRAPH, "agent": DEMO_GRAPH}
 """Assistant ids the server accepts (both run the demo agent)."""
 
 _YIELD_EVERY = 64  # parts pushed between checkpoints when a run streams without pauses
+
+MAX_RUNNING_RUNS = 10
+"""Runs that execute at once (the real server's ``N_JOBS_PER_WORKER``, also 10).
+
+The others wait, pending, for a slot, in the order they were started. Besides
+matching the server, it keeps the server answering while many runs stream
+without pauses: with a thousand runs executing at once, every command reply
+and stream response head waited behind a slice of each of them (measured
+under bench/many_threads.py: response heads 1.3-1.5 s after the request).
+"""
 
 
 def now_ms() -> int:
@@ -141,8 +158,13 @@ class ThreadRegistry:
         pace: float = 1.0,
         buffer_size: int = 10_000,
         max_threads: int = 100_000,
+        max_running_runs: int = MAX_RUNNING_RUNS,
     ) -> None:
+        if max_running_runs < 1:
+            raise ValueError("max_running_runs must be at least 1")
         self.tg = task_group
+        self.run_slots = anyio.CapacityLimiter(max_running_runs)
+        """Runs executing at once, over every thread; the others wait for a slot."""
         self.pace = pace
         """Multiplies every pause of the demo script: 0 runs as fast as possible."""
         self.buffer_size = buffer_size
@@ -172,9 +194,14 @@ class ThreadRegistry:
         """Run one run of ``script`` (resumed with ``answers`` when given) to its end,
         then the next waiting run."""
         producer = record.producer
+        started = False
         try:
             with scope:
+                # The slot is held until the end of this call (then the next waiting
+                # run of the thread, if any, waits for a slot of its own).
+                await self.run_slots.acquire_on_behalf_of(run_id)
                 producer.start_run(run_id, DEMO_GRAPH, timestamp=now_ms())
+                started = True
                 pushed = 0
                 send: Any = answers
                 while True:
@@ -207,6 +234,12 @@ class ThreadRegistry:
                 producer.finish("failed", timestamp=now_ms(), error=f"{type(exc).__name__}: {exc}")
             record.script = None
         finally:
+            if started:
+                self.run_slots.release_on_behalf_of(run_id)
+            elif scope.cancel_called:
+                # Cancelled (by a newer run) while it waited for a slot: it still
+                # starts and fails, so whoever waits for it learns how it ended.
+                producer.start_run(run_id, DEMO_GRAPH, timestamp=now_ms())
             if producer.state.name == "RUNNING":  # cancelled
                 producer.finish("failed", timestamp=now_ms(), error="run cancelled")
                 record.script = None

@@ -22,8 +22,12 @@ WebSocket), on asyncio and on trio, with the server in the test's own loop:
   WebSocket ``resume_gap`` with ``since`` and ``min_available_seq``);
 * runs: ``multitaskStrategy`` ``reject`` / ``enqueue`` / ``interrupt`` /
   ``rollback``, ``input.respond``, and a ``run.start`` with input while
-  interrupted resuming the run (as the real server does);
+  interrupted resuming the run (as the real server does); at most
+  ``max_running_runs`` runs execute at once (10, the real server's
+  ``N_JOBS_PER_WORKER``), the others wait for a slot, and one cancelled while
+  it waits still starts and fails;
 * the thread and assistant REST routes, keep-alive and ``connection: close``;
+  three hundred clients connecting at once are all accepted and answered;
 * failures stay local: a handler bug is answered ``unknown_error`` (and printed),
   an agent that raises fails its run, a full registry answers 503, and the
   server goes on serving.
@@ -1078,11 +1082,77 @@ async def test_keep_alive_and_connection_close() -> None:
                 await stream.receive()  # the server closed the connection
 
 
+async def test_runs_beyond_max_running_runs_wait_for_a_slot() -> None:
+    slow = {**FAST, "delay": 0.01}
+    async with running(pace=1, max_running_runs=2) as (server, client):
+        runs = [await start(client, f"t{i}", slow) for i in range(4)]
+        busiest = 0
+
+        def all_done() -> bool:
+            nonlocal busiest
+            busiest = max(busiest, server.registry.run_slots.borrowed_tokens)
+            return all(root_lifecycle(server, f"t{i}")[-1:] != [] for i in range(4)) and all(
+                root_lifecycle(server, f"t{i}")[-1][1] == "completed" for i in range(4)
+            )
+
+        await until(lambda: server.registry.run_slots.borrowed_tokens == 2)
+        # Two execute; the other two are pending: nothing in their logs yet.
+        assert root_lifecycle(server, "t2") == root_lifecycle(server, "t3") == []
+        await until(all_done)
+    assert busiest == 2
+    assert [root_lifecycle(server, f"t{i}")[0][0] for i in range(4)] == runs
+
+
+async def test_a_run_cancelled_while_it_waits_for_a_slot_still_starts_and_fails() -> None:
+    slow = {**FAST, "delay": 0.01}
+    async with running(pace=1, max_running_runs=1) as (server, client):
+        await start(client, "busy", slow)
+        pending = await start(client, "t", FAST)  # waits for the one slot
+        await until(lambda: server.registry.run_slots.borrowed_tokens == 1)
+        newer = await start(client, "t", FAST, multitaskStrategy="interrupt")
+        await settled(server, "t")
+        assert root_lifecycle(server, "t") == [
+            (pending, "running", None),
+            (pending, "failed", "run cancelled"),
+            (newer, "running", None),
+            (newer, "completed", None),
+        ]
+
+
+def test_the_registry_needs_at_least_one_run_slot() -> None:
+    with pytest.raises(ValueError, match="max_running_runs"):
+        _server_threads.ThreadRegistry(None, max_running_runs=0)  # type: ignore[arg-type]
+
+
+async def test_many_clients_connecting_at_once_are_all_served() -> None:
+    async with running() as (server, _client):
+
+        async def ok(results: list[int]) -> None:
+            stream = await anyio.connect_tcp("127.0.0.1", server.port)
+            async with stream:
+                await stream.send(b"GET /ok HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                data = b""
+                while chunk := await stream.receive():
+                    data += chunk
+                    if data.endswith(b'{"ok":true}'):
+                        break
+            results.append(int(data.split(b" ", 2)[1]))
+
+        results: list[int] = []
+        with anyio.fail_after(TIMEOUT):
+            async with anyio.create_task_group() as tg:
+                for _ in range(300):
+                    tg.start_soon(ok, results)
+    assert results == [200] * 300
+
+
 def test_serve_rejects_a_buffer_size_below_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["serve", "--buffer-size", "0"]) == 2
     assert "--buffer-size must be at least 1" in capsys.readouterr().err
     assert cli_main(["serve", "--gc-threshold", "-1"]) == 2
     assert "--gc-threshold must be 0 or more" in capsys.readouterr().err
+    assert cli_main(["serve", "--max-running-runs", "0"]) == 2
+    assert "--max-running-runs must be at least 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
