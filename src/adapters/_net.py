@@ -44,11 +44,10 @@ class ReadSize:
     Measured (bench/end_to_end.py, trio, where a read costs the most): 128 KB
     backlog reads took 1.29-1.33x the lean reader's time against 1.35-1.41x
     with 64 KB (on trio about half of the 64 KB reads came back with 28 KB);
-    256 KB did no better than 128 KB. bench/many_threads.py (1,000 streams of
-    200 events) seldom reaches a backlog: resident memory per stream was
-    104-129 KB on asyncio and 119-174 KB on trio with 16 KB reads, 105-137 KB
-    and 145-174 KB with 64 KB reads throughout; identical runs differ about as
-    much as those policies do.
+    256 KB did no better than 128 KB. The read that brings an SSE response's
+    head is a first read like any other: at 128 KB it brought a whole run of
+    bench/many_threads.py with the head, decoded at once for a consumer that
+    had not run yet. Reads of 4 or 8 KB there only made the loop turn more.
     """
 
     __slots__ = ("_full_reads", "size")

@@ -4,7 +4,10 @@
 SSE response or a WebSocket), opened with what
 :meth:`ClientSession.stream_request` asks for. Every item read goes through
 the session (dedup, routing, runs) and then to :func:`dispatch`, in order, so a
-slow consumer slows the read (backpressure) and nothing is lost. The pump:
+slow consumer slows the read (backpressure) and nothing is lost. An SSE read is
+decoded by a consumer that waits for events, in its own task, when there is
+one (:meth:`EventPump.run_handoff`), so that decoded events never wait for the
+scheduler to reach their consumer. The pump:
 
 * reopens the stream when a new subscription needs a wider filter or history
   (:meth:`request_reopen`), resuming with the session's cursor;

@@ -6,7 +6,9 @@ scripted demo agent (:mod:`._demo_script`) in the server's task group. A run
 that reaches an interrupt ends ``interrupted`` and keeps its script waiting;
 ``input.respond`` (or a ``run.start`` with input while interrupted, as the real
 server does) resumes it as a new run. One run executes at a time per thread;
-the others wait in line, in the order they were started. ``multitaskStrategy``
+the others wait in line, in the order they were started; and at most
+``max_running_runs`` runs execute at once over all threads (see
+:data:`MAX_RUNNING_RUNS`). ``multitaskStrategy``
 decides what a ``run.start`` does while runs are active or waiting:
 ``enqueue`` (default) queues it, ``reject`` refuses, ``interrupt`` and
 ``rollback`` cancel the running run (it ends ``failed``, "run cancelled") and
