@@ -359,13 +359,21 @@ class EventPump:
         if handoff is None:
             return
         self._handoff = None
+        # Should the caller's task be interrupted on the way (KeyboardInterrupt), the
+        # pump reconnects from the session's cursor: nothing the session took is
+        # taken twice, nothing after it is lost.
+        outcome: _Outcome = (
+            Failure.network("the task decoding a read was interrupted"),
+            NetworkError("the task decoding a read was interrupted"),
+        )
         try:
             outcome = self._process(*handoff)
         except Exception as exc:
             outcome = _Raise(exc)
-        self._outcome = outcome
-        assert self._handed_back is not None
-        self._handed_back.set()
+        finally:
+            self._outcome = outcome
+            assert self._handed_back is not None
+            self._handed_back.set()
 
     def _process(self, conn: SSEConnection, data: bytes) -> _Outcome:
         """Decode ``data`` and dispatch what it completes, as far as it goes without waiting."""

@@ -24,7 +24,7 @@ import pytest
 from adapters.helpers import FAST, demo_server, open_thread
 
 from threadwire.adapters._feeds import Feed
-from threadwire.adapters._pump import EventPump
+from threadwire.adapters._pump import _ENDED, EventPump
 from threadwire.protocol import (
     ALL_CHANNELS,
     Backoff,
@@ -106,11 +106,11 @@ def _pump(session: ClientSession, dispatch: Any) -> EventPump:
 class _Conn:
     """What the pump needs of an SSE connection to decode a read."""
 
-    def __init__(self, items: list[Any] | Exception) -> None:
+    def __init__(self, items: list[Any] | BaseException | None) -> None:
         self.items = items
 
     def process(self, data: bytes) -> list[Any] | None:
-        if isinstance(self.items, Exception):
+        if isinstance(self.items, BaseException):
             raise self.items
         return self.items
 
@@ -179,3 +179,22 @@ async def test_a_pump_cancelled_before_it_took_back_a_read_leaves_nothing_unawai
         assert scope.cancelled_caught
         gc.collect()
     assert pump._handoff is None and pump._outcome is None
+
+
+async def test_a_read_whose_decoding_task_was_interrupted_makes_the_pump_reconnect() -> None:
+    class _Interrupted(BaseException):
+        pass
+
+    class _Interrupting(_Helper):
+        def poke(self) -> None:
+            with pytest.raises(_Interrupted):
+                super().poke()
+
+    pump = _pump(_session(), lambda events, targets: None)
+    helper = _Interrupting()
+    helper.pump = pump
+    pump._find_helper = lambda: helper  # type: ignore[method-assign]
+    outcome = await pump._take_read(_Conn(_Interrupted()), b"x")  # type: ignore[arg-type]
+    assert outcome is not None and outcome is not _ENDED
+    failure, cause = outcome  # type: ignore[misc]
+    assert failure.retryable and "interrupted" in str(cause)
