@@ -7,8 +7,10 @@ Charter, on asyncio and trio:
 * against the reference server, a waiting consumer's task decodes reads the
   pump handed over, and every event still arrives once, in order;
 * an error while a consumer decodes a read is raised by the pump (the caller
-  gets it from the ``async with``), and a pump cancelled before it took back
-  a handed-over read leaves no coroutine un-awaited;
+  gets it from the ``async with``); a dispatch that must wait is finished by
+  the pump, in order; a pump cancelled before it took back a handed-over read
+  leaves no coroutine un-awaited; a consumer interrupted while decoding makes
+  the pump reconnect (a retryable failure) rather than wait forever;
 * with no consumer waiting the pump decodes the read itself.
 """
 
