@@ -165,11 +165,14 @@ class Feed(Generic[T]):
         For a consumer that takes items with :meth:`take` and checks for work of
         its own after each wake-up (see :meth:`EventPump.run_handoff`).
         """
-        if self._items or self._done:
-            return
+        if not (self._items or self._done):
+            await self._wait_readable(parked=True)
+
+    async def _wait_readable(self, *, parked: bool) -> None:
+        """Wait for the next wake-up of the reader (``parked``: :meth:`poke` may wake it)."""
         self._readable = readable = anyio.Event()
         self._reader_waits = True
-        self._reader_parked = True
+        self._reader_parked = parked
         try:
             await readable.wait()
         finally:
@@ -202,12 +205,7 @@ class Feed(Generic[T]):
                     error, self._error = self._error, None
                     raise error
                 raise StopAsyncIteration
-            self._readable = readable = anyio.Event()
-            self._reader_waits = True
-            try:
-                await readable.wait()
-            finally:
-                self._reader_waits = False
+            await self._wait_readable(parked=False)
         item = self._items.popleft()
         if self._writer_waits:
             self._wake_writer()

@@ -21,7 +21,14 @@ from threadwire.protocol._http import Endpoint
 
 from ._errors import ConnectError, ConnectTimeout, NetworkError
 
-__all__ = ["open_stream", "map_network_errors", "default_ssl_context", "read_chunk", "ReadSize"]
+__all__ = [
+    "open_stream",
+    "map_network_errors",
+    "default_ssl_context",
+    "read_chunk",
+    "ReadSize",
+    "stream_from_socket",
+]
 
 READ_SIZE = 128 * 1024
 """The most one read asks for."""
@@ -158,7 +165,6 @@ async def _connect_ip(family: socket.AddressFamily, host: str, port: int) -> Byt
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.connect((host, port))
         except BlockingIOError:
@@ -166,6 +172,18 @@ async def _connect_ip(family: socket.AddressFamily, host: str, port: int) -> Byt
             error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if error:
                 raise OSError(error, os.strerror(error)) from None
+    except BaseException:
+        sock.close()
+        raise
+    return await stream_from_socket(sock)
+
+
+async def stream_from_socket(sock: socket.socket) -> SocketStream:
+    """An anyio stream over a connected socket (no Nagle delay on TCP); closed on failure."""
+    try:
+        sock.setblocking(False)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return await SocketStream.from_socket(sock)
     except BaseException:
         sock.close()

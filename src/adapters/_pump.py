@@ -285,8 +285,6 @@ class EventPump:
                         items = await conn.receive()
             except (TransportError, OSError, StreamTruncated) as exc:
                 return Failure.network(str(exc)), exc
-            except ReplayMismatch as exc:
-                return Failure.network(str(exc)), exc
             finally:
                 self._receive_scope = None
             if scope.cancelled_caught:

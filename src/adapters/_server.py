@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup
+from anyio.abc import ByteStream, SocketAttribute, TaskGroup
 
 from threadwire.protocol import LimitExceeded, Limits, RemoteProtocolError
 from threadwire.protocol._http_server import HTTPRequest, ServerConnection, split_path
@@ -56,7 +56,7 @@ from threadwire.protocol.producer import (
 )
 
 from ._errors import NetworkError
-from ._net import aclose_quietly, read_chunk, send_all
+from ._net import aclose_quietly, read_chunk, send_all, stream_from_socket
 from ._server_threads import (
     ASSISTANTS,
     MAX_RUNNING_RUNS,
@@ -524,12 +524,4 @@ async def _accept_all(
 
 
 async def _serve_socket(sock: socket.socket, handle: Callable[[ByteStream], Any]) -> None:
-    try:
-        sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        stream = await SocketStream.from_socket(sock)
-    except BaseException:
-        sock.close()
-        raise
-    await handle(stream)
+    await handle(await stream_from_socket(sock))
